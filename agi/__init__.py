@@ -1,0 +1,1 @@
+"""Hotline agi room (see ARCHITECTURE.md)."""

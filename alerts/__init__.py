@@ -1,0 +1,1 @@
+"""Hotline alerts room (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""Hotline api room (see ARCHITECTURE.md)."""

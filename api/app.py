@@ -1,0 +1,28 @@
+"""The aiohttp application: middlewares, and every room's routes in one explicit list."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api import calls, health
+from api.appkeys import ENGINE, REDIS, SESSIONS, SETTINGS
+from api.auth import auth_middleware
+from api.errors import error_middleware
+from hotline.db import session_factory
+from hotline.settings import Settings
+
+#: Route tables, in the order they are added; grep here to find every endpoint.
+ROUTE_TABLES = [health.routes, calls.routes]
+
+
+def make_app(settings: Settings, engine: AsyncEngine, redis: aioredis.Redis) -> web.Application:
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=2 * 1024 * 1024)
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    app[REDIS] = redis
+    for table in ROUTE_TABLES:
+        app.add_routes(table)
+    return app

@@ -1,0 +1,1 @@
+"""Hotline esl room (see ARCHITECTURE.md)."""

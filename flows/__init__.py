@@ -1,0 +1,1 @@
+"""Hotline flows room (see ARCHITECTURE.md)."""

@@ -1,0 +1,34 @@
+"""Every Redis key Hotline uses, in one place.
+
+Each key carries the tenant as a ``{tenant}`` hash tag, so everything one
+tenant's call touches lives in one Redis Cluster slot and a Lua script may
+touch several of these keys at once.
+"""
+
+from __future__ import annotations
+
+PREFIX = "hotline"
+
+
+def _k(tenant: str, *parts: str) -> str:
+    return ":".join((PREFIX, "{" + tenant + "}", *parts))
+
+
+def intents_stream(tenant: str) -> str:
+    """Stream of end-of-call events (trajectory summary + intent), consumed by the flow engine."""
+    return _k(tenant, "intents")
+
+
+def pbx_events_stream(tenant: str) -> str:
+    """Stream of normalized PBX events (AMI and ESL) for statistics and lease release."""
+    return _k(tenant, "pbx-events")
+
+
+def caller_history(tenant: str, caller: str) -> str:
+    """Sorted set of a caller's recent intents (member: JSON, score: epoch seconds)."""
+    return _k(tenant, "history", caller)
+
+
+def tenant_key(tenant: str, *parts: str) -> str:
+    """Any other per-tenant key; rooms add a named function here rather than building strings."""
+    return _k(tenant, *parts)

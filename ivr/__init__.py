@@ -1,0 +1,1 @@
+"""Hotline ivr room (see ARCHITECTURE.md)."""

@@ -1,0 +1,307 @@
+"""IVR menus as data: the YAML schema (pydantic) and the runtime ``Menu``.
+
+Strategy: a menu file is validated in two steps so every error keeps its line.
+``MenuFile`` checks the head (language, prompts, start) and leaves each node as
+a raw mapping; each node is then validated against the model its ``type``
+names (``NODE_MODELS``). Cross-references (unknown nodes, prompts, loops) are
+not schema matters and live in ``ivr.check``. The engine only ever sees a
+``Menu``: node models plus prompts already turned into ``ivr.commands.Prompt``.
+
+Every node model lists the nodes it can lead to through ``refs()``, as
+``(field path, target)`` pairs, so the checker, the graph and the docs agree on
+one definition of "where can this node go".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ivr.commands import Prompt
+
+__all__ = [
+    "DTMF_KEYS",
+    "BackNode",
+    "BotNode",
+    "CollectNode",
+    "FieldSpec",
+    "GotoNode",
+    "HangupNode",
+    "Menu",
+    "MenuFile",
+    "MenuNode",
+    "NODE_MODELS",
+    "Node",
+    "PlayNode",
+    "PromptVariant",
+    "Ref",
+    "RouteNode",
+    "SetNode",
+    "TenantPrompts",
+    "TransferNode",
+]
+
+DTMF_KEYS = "0123456789*#ABCD"
+"""Keys a phone can send as DTMF (A-D exist on the signalling level, rarely on handsets)."""
+
+Ref = tuple[tuple[str, ...], str]
+"""A reference to another node: the field path inside the node (for the line) and the target id."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptVariant(_Model):
+    """One language of a prompt: the PBX sound name (no extension) and the same words for TTS."""
+
+    sound: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+PromptTable = dict[str, dict[str, PromptVariant]]
+
+
+class PlayNode(_Model):
+    """Play prompts (not interruptible), then go on."""
+
+    type: Literal["play"]
+    prompts: list[str] = Field(min_length=1)
+    next: str
+
+    def refs(self) -> list[Ref]:
+        return [(("next",), self.next)]
+
+
+class CollectNode(_Model):
+    """Read a number; after ``retries`` more failed tries go to ``fallback``.
+
+    The digits are available to later ``set`` nodes as ``{digits}`` (the last
+    collect) and ``{input.<this node id>}``.
+    """
+
+    type: Literal["collect"]
+    prompt: str
+    max_digits: int = Field(ge=1, le=64)
+    min_digits: int = Field(default=1, ge=1, le=64)
+    terminator: Literal["#", ""] = "#"
+    first_timeout_ms: int = Field(default=5000, gt=0, le=120_000)
+    inter_digit_timeout_ms: int = Field(default=3000, gt=0, le=120_000)
+    retries: int = Field(default=2, ge=0, le=10)
+    retry_prompt: str | None = None
+    next: str
+    fallback: str
+
+    def refs(self) -> list[Ref]:
+        return [(("next",), self.next), (("fallback",), self.fallback)]
+
+
+class MenuNode(_Model):
+    """Offer choices by key; after ``max_failures`` invalid or missing keys go to ``on_failure``.
+
+    The prompts can be interrupted by any key (barge-in), so a caller who knows
+    the menu need not listen to it.
+    """
+
+    type: Literal["menu"]
+    prompts: list[str] = Field(min_length=1)
+    keys: dict[str, str] = Field(min_length=1)
+    timeout_ms: int = Field(default=5000, gt=0, le=120_000)
+    invalid_prompt: str | None = None
+    timeout_prompt: str | None = None
+    max_failures: int = Field(default=3, ge=1, le=10)
+    on_failure: str
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        """YAML reads ``1: bill`` with an integer key; a key is what the caller presses, so text."""
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    def refs(self) -> list[Ref]:
+        return [(("keys", key), target) for key, target in self.keys.items()] + [
+            (("on_failure",), self.on_failure)
+        ]
+
+
+class FieldSpec(_Model):
+    """A ticket field taken from the call: a template, its type and bounds.
+
+    Bounds are on the value for ``int``/``decimal`` and on the length for ``str``.
+    """
+
+    value: str
+    type: Literal["int", "str", "decimal"] = "str"
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
+class SetNode(_Model):
+    """Record the caller's intent and fields (and optionally channel variables).
+
+    Templates may use ``{digits}``, ``{input.<collect node>}`` and
+    ``{slot.<name>}`` (from a ``bot`` node). A value that does not convert or is
+    out of bounds sends the call to ``on_invalid`` (or on to ``next`` without
+    that field when there is none).
+    """
+
+    type: Literal["set"]
+    intent: str | None = None
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict)
+    next: str
+    on_invalid: str | None = None
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _plain_value_is_str(cls, value: Any) -> Any:
+        """``name: "{digits}"`` is short for ``name: {value: "{digits}", type: str}``."""
+        if not isinstance(value, dict):
+            return value
+        return {k: {"value": v} if isinstance(v, str) else v for k, v in value.items()}
+
+    def refs(self) -> list[Ref]:
+        refs: list[Ref] = [(("next",), self.next)]
+        if self.on_invalid is not None:
+            refs.append((("on_invalid",), self.on_invalid))
+        return refs
+
+
+class BotNode(_Model):
+    """Branch on what a speech bot left in channel variables (intent, JSON slots)."""
+
+    type: Literal["bot"]
+    intent_variable: str = "BOT_INTENT"
+    slots_variable: str = "BOT_SLOTS"
+    intents: dict[str, str] = Field(default_factory=dict)
+    default: str
+
+    def refs(self) -> list[Ref]:
+        return [(("intents", name), target) for name, target in self.intents.items()] + [
+            (("default",), self.default)
+        ]
+
+
+class RouteNode(_Model):
+    """Hand the call to the router for ``queue``; the call leaves the IVR."""
+
+    type: Literal["route"]
+    queue: str = Field(min_length=1)
+
+    def refs(self) -> list[Ref]:
+        return []
+
+
+class TransferNode(_Model):
+    """Transfer to a fixed destination; the call leaves the IVR."""
+
+    type: Literal["transfer"]
+    destination: str = Field(min_length=1)
+
+    def refs(self) -> list[Ref]:
+        return []
+
+
+class BackNode(_Model):
+    """Return to the menu the caller was in before the current one (or re-enter it if none)."""
+
+    type: Literal["back"]
+
+    def refs(self) -> list[Ref]:
+        return []
+
+
+class GotoNode(_Model):
+    """Jump to a node of this menu, or to another menu file of the same tenant."""
+
+    type: Literal["goto"]
+    menu: str | None = None
+    node: str | None = None
+
+    def refs(self) -> list[Ref]:
+        """Only same-menu targets; a jump to another menu is resolved by ``ivr.check``."""
+        return [(("node",), self.node)] if self.menu is None and self.node is not None else []
+
+
+class HangupNode(_Model):
+    """Optionally say goodbye, then hang up."""
+
+    type: Literal["hangup"]
+    prompts: list[str] = Field(default_factory=list)
+
+    def refs(self) -> list[Ref]:
+        return []
+
+
+Node = (
+    PlayNode | CollectNode | MenuNode | SetNode | BotNode | RouteNode | TransferNode | BackNode | GotoNode
+    | HangupNode
+)
+
+NODE_MODELS: dict[str, type[Node]] = {
+    "play": PlayNode,
+    "collect": CollectNode,
+    "menu": MenuNode,
+    "set": SetNode,
+    "bot": BotNode,
+    "route": RouteNode,
+    "transfer": TransferNode,
+    "back": BackNode,
+    "goto": GotoNode,
+    "hangup": HangupNode,
+}
+
+WAITING_NODES = (MenuNode, CollectNode)
+"""Nodes that wait for the caller: a loop through one of them is the caller's choice, not a hang."""
+
+LEAVING_NODES = (RouteNode, TransferNode, HangupNode)
+"""Nodes after which the call has left the IVR."""
+
+
+class MenuFile(_Model):
+    """Schema of ``conf/ivr/<tenant>/<menu>.yaml``; nodes stay raw until ``NODE_MODELS`` checks them."""
+
+    language: str = "en"
+    languages: list[str] | None = None
+    answer: bool = True
+    start: str
+    prompts: PromptTable = Field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = Field(min_length=1)
+
+    def required_languages(self) -> list[str]:
+        """Every prompt must exist in these; by default only in the menu's own language."""
+        return self.languages if self.languages is not None else [self.language]
+
+
+class TenantPrompts(_Model):
+    """Schema of ``conf/ivr/<tenant>/_prompts.yaml``: prompts shared by the tenant's menus."""
+
+    prompts: PromptTable
+
+
+@dataclass(frozen=True, slots=True)
+class Menu:
+    """A validated menu, ready for the engine.
+
+    ``prompts`` maps language → prompt name → ``Prompt`` and already includes
+    the tenant's shared prompts (the menu's own win on a name clash).
+    """
+
+    tenant: str
+    name: str
+    language: str
+    start: str
+    answer: bool
+    prompts: dict[str, dict[str, Prompt]]
+    nodes: dict[str, Node] = field(repr=False)
+
+    def pick_language(self, requested: str | None) -> str:
+        """The call's language if the menu has it (``zh_CN`` falls back to ``zh``), else the default."""
+        if requested:
+            for candidate in (requested, requested.replace("-", "_").split("_")[0]):
+                if candidate in self.prompts:
+                    return candidate
+        return self.language

@@ -1,0 +1,1 @@
+"""Hotline router room (see ARCHITECTURE.md)."""
