@@ -75,25 +75,31 @@ class ReceiveBuffer:
                 return lines
 
 
+def _env_ends(line: bytes, first: bool) -> bool:
+    """Checks each line as it arrives, so a stranger (HTTP, TLS) is turned away at once."""
+    if line == b"" and not first:
+        return True
+    key, sep, _ = line.partition(b":")
+    if not sep or not _ENV_KEY.match(key):
+        raise AgiRemoteError(f"malformed AGI environment line {line[:80]!r}; expected 'agi_<key>: <value>'")
+    return False
+
+
 def read_environment(buf: ReceiveBuffer, limit: int) -> Environment | None:
     """The ``agi_*`` block; ``None`` until its empty line has arrived."""
-    lines = buf.extract_lines(lambda line, _first: line == b"", limit, "AGI environment")
+    lines = buf.extract_lines(_env_ends, limit, "AGI environment")
     if lines is None:
         return None
     variables: dict[str, str] = {}
     args: list[str] = []
     for raw in lines[:-1]:
-        key, sep, value = raw.partition(b":")
-        if not sep or not _ENV_KEY.match(key):
-            raise AgiRemoteError(f"malformed AGI environment line {raw[:80]!r}; expected 'agi_<key>: <value>'")
+        key, _, value = raw.partition(b":")
         name = _text(key[4:])
         text = _text(value[1:] if value.startswith(b" ") else value)
         if name.startswith("arg_") and name[4:].isdigit():
             args.append(text)
         else:
             variables[name] = text
-    if not variables:
-        raise AgiRemoteError("empty AGI environment (a bare blank line); is the peer Asterisk?")
     return Environment(variables, tuple(args))
 
 

@@ -154,9 +154,11 @@ class AgiConnection:
     def _move(self, trigger: Trigger, error: type[AgiError], detail: str) -> None:
         new = TRANSITIONS.get((self.state, trigger))
         if new is None:
-            was, self.state = self.state, State.ERROR
-            hint = "hangup" if was is State.CLOSED else "fail"
-            raise error(f"{detail} (AGI state {was})", hint=hint)
+            was = self.state
+            if was is State.CLOSED:  # terminal already; nothing more to break
+                raise error(f"{detail}: the AGI socket is closed", hint="hangup")
+            self.state = State.ERROR
+            raise error(f"{detail} (AGI state {was})", hint="fail")
         self.state = new
 
     def receive_data(self, data: bytes) -> None:

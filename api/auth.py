@@ -17,7 +17,7 @@ from hotline.tokens import Role, TokenInfo, lookup_token
 __all__ = ["PUBLIC_PATHS", "Principal", "Role", "auth_middleware", "principal", "public", "require_role"]
 
 Principal = TokenInfo
-PRINCIPAL_KEY = "hotline.principal"
+PRINCIPAL_KEY = web.RequestKey("principal", TokenInfo)
 #: Exact paths that need no token (health checks, provider webhooks verify their own signatures).
 PUBLIC_PATHS: set[str] = {"/healthz"}
 

@@ -32,3 +32,26 @@ def caller_history(tenant: str, caller: str) -> str:
 def tenant_key(tenant: str, *parts: str) -> str:
     """Any other per-tenant key; rooms add a named function here rather than building strings."""
     return _k(tenant, *parts)
+
+
+# -- router/ ------------------------------------------------------------------
+
+
+def route_calls(tenant: str) -> str:
+    """Hash call id → ``target|node|pbx|started_ms``: who holds each lease, for release, restart and reconcile."""
+    return _k(tenant, "route", "calls")
+
+
+def route_target(tenant: str, name: str) -> str:
+    """Hash of one route target's live state: limit, state and their sources, circuit breaker fields."""
+    return _k(tenant, "route", "target", name)
+
+
+def route_leases(tenant: str, name: str) -> str:
+    """Sorted set of the calls a route target carries (member: call id, score: lease expiry in ms)."""
+    return _k(tenant, "route", "leases", name)
+
+
+def route_meta(tenant: str) -> str:
+    """Hash: digest of the deployed routing config and the target names it loaded."""
+    return _k(tenant, "route", "meta")

@@ -14,6 +14,7 @@ one definition of "where can this node go".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -35,6 +36,7 @@ __all__ = [
     "MenuNode",
     "NODE_MODELS",
     "Node",
+    "PLACEHOLDER",
     "PlayNode",
     "PromptVariant",
     "Ref",
@@ -47,12 +49,28 @@ __all__ = [
 DTMF_KEYS = "0123456789*#ABCD"
 """Keys a phone can send as DTMF (A-D exist on the signalling level, rarely on handsets)."""
 
-Ref = tuple[tuple[str, ...], str]
+Ref = tuple[tuple[str | int, ...], str]
 """A reference to another node: the field path inside the node (for the line) and the target id."""
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _NodeModel(_Model):
+    """Common shape of nodes: where they lead and which prompts they play, for checks and graphs."""
+
+    def refs(self) -> list[Ref]:
+        """Nodes of the same menu this node can lead to, with the field path that names each."""
+        return []
+
+    def prompt_refs(self) -> list[Ref]:
+        """Prompts this node plays, with the field path that names each."""
+        return []
+
+
+def _named(field_name: str, names: list[str]) -> list[Ref]:
+    return [((field_name, i), name) for i, name in enumerate(names)]
 
 
 class PromptVariant(_Model):
@@ -65,7 +83,7 @@ class PromptVariant(_Model):
 PromptTable = dict[str, dict[str, PromptVariant]]
 
 
-class PlayNode(_Model):
+class PlayNode(_NodeModel):
     """Play prompts (not interruptible), then go on."""
 
     type: Literal["play"]
@@ -75,8 +93,11 @@ class PlayNode(_Model):
     def refs(self) -> list[Ref]:
         return [(("next",), self.next)]
 
+    def prompt_refs(self) -> list[Ref]:
+        return _named("prompts", self.prompts)
 
-class CollectNode(_Model):
+
+class CollectNode(_NodeModel):
     """Read a number; after ``retries`` more failed tries go to ``fallback``.
 
     The digits are available to later ``set`` nodes as ``{digits}`` (the last
@@ -98,8 +119,12 @@ class CollectNode(_Model):
     def refs(self) -> list[Ref]:
         return [(("next",), self.next), (("fallback",), self.fallback)]
 
+    def prompt_refs(self) -> list[Ref]:
+        retry = [(("retry_prompt",), self.retry_prompt)] if self.retry_prompt else []
+        return [(("prompt",), self.prompt), *retry]
 
-class MenuNode(_Model):
+
+class MenuNode(_NodeModel):
     """Offer choices by key; after ``max_failures`` invalid or missing keys go to ``on_failure``.
 
     The prompts can be interrupted by any key (barge-in), so a caller who knows
@@ -126,11 +151,24 @@ class MenuNode(_Model):
             (("on_failure",), self.on_failure)
         ]
 
+    def prompt_refs(self) -> list[Ref]:
+        extra = [((name,), prompt) for name, prompt in
+                 (("invalid_prompt", self.invalid_prompt), ("timeout_prompt", self.timeout_prompt)) if prompt]
+        return _named("prompts", self.prompts) + extra
+
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+"""``{name}`` in a set template; ``ivr.check`` allows ``digits``, ``input.<collect node>``, ``slot.<name>``."""
+
+_INT = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(?:[.*][0-9]+)?")
+
 
 class FieldSpec(_Model):
     """A ticket field taken from the call: a template, its type and bounds.
 
     Bounds are on the value for ``int``/``decimal`` and on the length for ``str``.
+    A ``decimal`` keyed on a phone may use ``*`` as the decimal point (``12*50``).
     """
 
     value: str
@@ -138,8 +176,26 @@ class FieldSpec(_Model):
     min: Decimal | None = None
     max: Decimal | None = None
 
+    def convert(self, text: str) -> int | str | Decimal | None:
+        """The typed value, or ``None`` when ``text`` does not convert or is out of bounds."""
+        value: int | str | Decimal
+        if self.type == "int":
+            if not _INT.fullmatch(text):
+                return None
+            value = int(text)
+        elif self.type == "decimal":
+            if not _DECIMAL.fullmatch(text):
+                return None
+            value = Decimal(text.replace("*", "."))
+        else:
+            value = text
+        measure = len(value) if isinstance(value, str) else value
+        if (self.min is not None and measure < self.min) or (self.max is not None and measure > self.max):
+            return None
+        return value
 
-class SetNode(_Model):
+
+class SetNode(_NodeModel):
     """Record the caller's intent and fields (and optionally channel variables).
 
     Templates may use ``{digits}``, ``{input.<collect node>}`` and
@@ -170,7 +226,7 @@ class SetNode(_Model):
         return refs
 
 
-class BotNode(_Model):
+class BotNode(_NodeModel):
     """Branch on what a speech bot left in channel variables (intent, JSON slots)."""
 
     type: Literal["bot"]
@@ -185,36 +241,27 @@ class BotNode(_Model):
         ]
 
 
-class RouteNode(_Model):
+class RouteNode(_NodeModel):
     """Hand the call to the router for ``queue``; the call leaves the IVR."""
 
     type: Literal["route"]
     queue: str = Field(min_length=1)
 
-    def refs(self) -> list[Ref]:
-        return []
 
-
-class TransferNode(_Model):
+class TransferNode(_NodeModel):
     """Transfer to a fixed destination; the call leaves the IVR."""
 
     type: Literal["transfer"]
     destination: str = Field(min_length=1)
 
-    def refs(self) -> list[Ref]:
-        return []
 
-
-class BackNode(_Model):
+class BackNode(_NodeModel):
     """Return to the menu the caller was in before the current one (or re-enter it if none)."""
 
     type: Literal["back"]
 
-    def refs(self) -> list[Ref]:
-        return []
 
-
-class GotoNode(_Model):
+class GotoNode(_NodeModel):
     """Jump to a node of this menu, or to another menu file of the same tenant."""
 
     type: Literal["goto"]
@@ -226,14 +273,14 @@ class GotoNode(_Model):
         return [(("node",), self.node)] if self.menu is None and self.node is not None else []
 
 
-class HangupNode(_Model):
+class HangupNode(_NodeModel):
     """Optionally say goodbye, then hang up."""
 
     type: Literal["hangup"]
     prompts: list[str] = Field(default_factory=list)
 
-    def refs(self) -> list[Ref]:
-        return []
+    def prompt_refs(self) -> list[Ref]:
+        return _named("prompts", self.prompts)
 
 
 Node = (
@@ -282,7 +329,7 @@ class TenantPrompts(_Model):
     prompts: PromptTable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Menu:
     """A validated menu, ready for the engine.
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 
-pytest_plugins = ["tests.sql_fixtures"]
+pytest_plugins = ["tests.sql_fixtures", "tests.api_fixtures"]
 
 
 def _answers(url: str) -> bool:
