@@ -71,8 +71,7 @@ class HotlineManager(Manager):
     # in two places (failed connect, lost connection) and we want backoff in both.
     @property
     def reconnect_timeout(self) -> float:  # type: ignore[override]
-        delay = min(self.backoff_max, self.backoff_min * (2 ** min(self.failures, 16)))
-        self.failures += 1
+        delay = min(self.backoff_max, self.backoff_min * (2 ** min(max(self.failures - 1, 0), 16)))
         return delay * random.uniform(0.8, 1.2)
 
     @reconnect_timeout.setter
@@ -96,6 +95,7 @@ class HotlineManager(Manager):
             return None
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+        self.failures += 1  # reset by a successful login
         connect = self.loop.create_connection(
             self.config["protocol_factory"], self.config["host"], self.config["port"], ssl=self.config["ssl"]
         )

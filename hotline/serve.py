@@ -127,7 +127,9 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 def parts() -> list[Part]:
     """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
-    return []
+    from hotline.call_log import call_log
+
+    return [call_log]
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:

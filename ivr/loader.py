@@ -23,7 +23,7 @@ from hotline.yamlconf import ConfigError, ConfigErrors, LineDict, line_of, load_
 from ivr.intent import IntentRules
 from ivr.model import NODE_MODELS, MenuFile, Node, PromptTable, TenantPrompts
 
-__all__ = ["ConfSources", "MenuSource", "TenantSource", "read_conf"]
+__all__ = ["ConfSources", "MenuSource", "TenantSource", "read_conf", "read_rules"]
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 """Tenant and menu names: they end up in Redis keys and hash tags, so no braces, colons or dots."""
@@ -33,7 +33,11 @@ PROMPTS_FILE = "_prompts.yaml"
 
 @dataclass
 class MenuSource:
-    """One menu file whose head validated; ``nodes`` holds the nodes that validated too."""
+    """One menu file whose head validated; ``nodes`` holds the nodes that validated too.
+
+    ``node_ids`` are all the nodes the file declares, valid or not, so a
+    reference to a broken node is not reported a second time as unknown.
+    """
 
     tenant: str
     name: str
@@ -41,17 +45,22 @@ class MenuSource:
     raw: LineDict
     head: MenuFile
     nodes: dict[str, Node]
+    node_ids: set[str]
 
 
 @dataclass
 class TenantSource:
-    """A tenant's folder: shared prompts (with their file, for lines) and menus by name."""
+    """A tenant's folder: shared prompts (with their file, for lines) and menus by name.
+
+    ``menu_names`` includes broken menu files, for the same reason as ``MenuSource.node_ids``.
+    """
 
     tenant: str
     prompts: PromptTable = field(default_factory=dict)
     prompts_file: str = ""
     prompts_raw: LineDict | None = None
     menus: dict[str, MenuSource] = field(default_factory=dict)
+    menu_names: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -122,7 +131,7 @@ def _read_menu(path: Path, tenant: str, errors: list[ConfigError]) -> MenuSource
     nodes = _read_nodes(raw, file, errors)
     if head is None:
         return None
-    return MenuSource(tenant, path.stem, file, raw, head, nodes)
+    return MenuSource(tenant, path.stem, file, raw, head, nodes, {str(k) for k in head.nodes})
 
 
 def _read_tenant(folder: Path, errors: list[ConfigError]) -> TenantSource | None:
@@ -138,20 +147,26 @@ def _read_tenant(folder: Path, errors: list[ConfigError]) -> TenantSource | None
         source.prompts = parsed.prompts if parsed else {}
     for path in sorted(folder.glob("*.yaml")):
         if path.name != PROMPTS_FILE:
+            source.menu_names.add(path.stem)
             menu = _read_menu(path, folder.name, errors)
             if menu is not None:
                 source.menus[menu.name] = menu
     return source
 
 
+def read_rules(conf_dir: Path) -> tuple[IntentRules | None, list[ConfigError]]:
+    """``conf_dir/intents.yaml`` (defaults when there is none), or ``None`` and why not."""
+    errors: list[ConfigError] = []
+    path = conf_dir / "intents.yaml"
+    if not path.exists():
+        return IntentRules(), errors
+    raw = _load(path, errors)
+    return (None if raw is None else _validate(IntentRules, raw, str(path), errors)), errors
+
+
 def read_conf(conf_dir: Path) -> ConfSources:
     """Read ``conf_dir/intents.yaml`` and every menu under ``conf_dir/ivr/``; reports, never raises."""
-    errors: list[ConfigError] = []
-    rules_path = conf_dir / "intents.yaml"
-    rules: IntentRules | None = IntentRules()
-    if rules_path.exists():
-        rules_raw = _load(rules_path, errors)
-        rules = None if rules_raw is None else _validate(IntentRules, rules_raw, str(rules_path), errors)
+    rules, errors = read_rules(conf_dir)
     tenants: dict[str, TenantSource] = {}
     ivr_dir = conf_dir / "ivr"
     for folder in sorted(p for p in ivr_dir.glob("*") if p.is_dir()) if ivr_dir.is_dir() else []:

@@ -181,6 +181,11 @@ class Planner:
         return decision_for(plan.routing, plan.routing.queue(queue), target.name, Level(int(level)),
                             Reason(_text(reason)), bool(int(probe)))
 
+    def trunk_order(self, tenant: str, queue: str) -> list[tuple[str, int, int]]:
+        """The queue's trunks as ``(name, priority, weight)`` in the order tried; empty for an unknown queue."""
+        queued = self._plan(tenant).queues.get(queue)
+        return [(t.name, t.rank, t.weight) for t in queued.targets[: queued.n_trunks]] if queued else []
+
     # -- leases -------------------------------------------------------------
 
     def release(self, tenant: str, call_id: str) -> ScriptCall:
