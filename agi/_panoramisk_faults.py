@@ -100,10 +100,10 @@ class HotlineManager(Manager):
             self.config["protocol_factory"], self.config["host"], self.config["port"], ssl=self.config["ssl"]
         )
         self._connect_task = self.loop.create_task(asyncio.wait_for(connect, self.connect_timeout))
-        self._connect_task.add_done_callback(self._connected)
+        self._connect_task.add_done_callback(self._on_connect_done)
         return self._connect_task
 
-    def _connected(self, task: asyncio.Task[Any]) -> None:
+    def _on_connect_done(self, task: asyncio.Task[Any]) -> None:
         if self.closing:
             if not task.cancelled() and task.exception() is None:
                 task.result()[0].close()

@@ -84,7 +84,8 @@ class AmiClient:
 
     def __init__(self, pbx: AmiPbx, redis: Any, *, release: Release | None = None, action_timeout: float = 5.0,
                  ping_interval: float = 10.0, ping_timeout: float = 5.0, login_timeout: float = 10.0,
-                 connect_timeout: float = 5.0, backoff_max: float = 30.0, queue_size: int = 10_000,
+                 connect_timeout: float = 5.0, backoff_min: float = 0.5, backoff_max: float = 30.0,
+                 queue_size: int = 10_000,
                  clock: Callable[[], float] = time.time) -> None:
         self.pbx = pbx
         self.redis = redis
@@ -94,7 +95,7 @@ class AmiClient:
         self.clock = clock
         self.manager = HotlineManager(
             host=pbx.host, port=pbx.port, username=pbx.username, secret=pbx.secret,
-            connect_timeout=connect_timeout, backoff_max=backoff_max,
+            connect_timeout=connect_timeout, backoff_min=backoff_min, backoff_max=backoff_max,
             on_login=self._logged_in, on_disconnect=self._disconnected,
         )
         self.manager.register_event("*", self._on_event)

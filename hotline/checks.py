@@ -27,7 +27,9 @@ def check_settings(conf_dir: Path) -> list[ConfigError]:
 
 def checks() -> list[tuple[str, Check]]:
     """Every validator, in the order they are reported."""
-    return [("settings", check_settings)]
+    from ivr.check import check_ivr
+
+    return [("settings", check_settings), ("ivr", check_ivr)]
 
 
 def run_checks(conf_dir: Path) -> list[tuple[str, list[ConfigError]]]:

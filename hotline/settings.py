@@ -64,6 +64,24 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(None, description="Signs cookies and acknowledgement links (env only)")
 
+    # --- Alerts (alerts/): where providers live. Credentials are secrets: environment only. ---
+    public_base_url: str | None = Field(None, description="URL people and providers reach this server at "
+                                        "(acknowledgement links, Twilio callbacks); none = no callbacks")
+    twilio_account_sid: str | None = Field(None, description="Twilio account SID; SMS and voice need it")
+    twilio_auth_token: SecretStr | None = Field(None, description="Twilio auth token; also verifies webhooks (env only)")
+    twilio_api_base_url: str = Field("https://api.twilio.com", description="Twilio REST API base URL")
+    twilio_sms_from: str | None = Field(None, description="E.164 number (or messaging sender) SMS come from")
+    twilio_voice_from: str | None = Field(None, description="E.164 number alert calls come from")
+    smtp_host: str | None = Field(None, description="SMTP relay for alert e-mail; none = no e-mail provider")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "tls", "none"] = Field("starttls", description="starttls (587), tls (465), none")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (env only)")
+    smtp_from: str = Field("hotline@localhost", description="From address of alert e-mail")
+    wecom_webhook_url: str = Field("https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
+                                   description="WeCom group robot webhook URL, without the key")
+    wecom_webhook_key: SecretStr | None = Field(None, description="WeCom group robot key (env only)")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:

@@ -22,7 +22,7 @@ from ivr.graph import loops, reachable
 from ivr.intent import IntentRules
 from ivr.loader import MenuSource, TenantSource, read_conf, read_rules
 from ivr.model import (
-    DTMF_KEYS, LEAVING_NODES, PLACEHOLDER, WAITING_NODES, CollectNode, GotoNode, Menu, MenuNode,
+    DTMF_KEYS, LEAVING_NODES, PLACEHOLDER, WAITING_NODES, BackNode, CollectNode, GotoNode, Menu, MenuNode,
     PromptTable, SetNode,
 )
 
@@ -181,11 +181,17 @@ def _check_intents(menu: MenuSource, rules: IntentRules | None, report: _Report)
 
 
 def _edges(tenant: TenantSource) -> dict[Vertex, list[Vertex]]:
-    """Where each node can lead; ``back`` has no edges: it always lands on a menu node, which waits."""
+    """Where each node can lead.
+
+    ``back`` leads to a menu node the caller was in (which waits), or, when
+    there is none, to ``otherwise``/start: only that second edge can make a loop.
+    """
     edges: dict[Vertex, list[Vertex]] = {}
     for menu in tenant.menus.values():
         for node_id, node in menu.nodes.items():
             out = [(menu.name, target) for _, target in node.refs()]
+            if isinstance(node, BackNode) and node.otherwise is None:
+                out.append((menu.name, menu.head.start))
             if isinstance(node, GotoNode) and node.menu in tenant.menus:
                 target_menu = tenant.menus[node.menu]
                 out.append((node.menu, node.node or target_menu.head.start))
@@ -197,8 +203,8 @@ def _check_graph(tenant: TenantSource, reports: dict[str, _Report]) -> None:
     edges = _edges(tenant)
     seen = reachable(((m.name, m.head.start) for m in tenant.menus.values()), edges)
     for menu in tenant.menus.values():
-        if len(menu.nodes) < len(menu.node_ids):
-            continue  # a broken node may be the missing link; its own error comes first
+        if len(menu.nodes) < len(menu.node_ids) or menu.head.start not in menu.node_ids:
+            continue  # a broken node or start may be the missing link; its own error says so
         for node_id in menu.nodes:
             if (menu.name, node_id) not in seen:
                 reports[menu.name](("nodes", node_id), f"node {node_id!r} is never reached from {menu.head.start!r}",
@@ -209,7 +215,8 @@ def _check_graph(tenant: TenantSource, reports: dict[str, _Report]) -> None:
         menu_name, node_id = loop[0]
         names = ", ".join(n if m == menu_name else f"{m}/{n}" for m, n in loop)
         reports[menu_name](("nodes", node_id), f"loop with no exit: {names} go round without waiting for the caller",
-                           "put a menu or collect node in the loop, or leave it by route, transfer or hangup")
+                           "put a menu or collect node in the loop, or leave it by route, transfer or hangup"
+                           " (a 'back' reached before any menu goes to 'otherwise' or the start)")
 
 
 def _run(conf_dir: Path) -> tuple[list[ConfigError], dict[str, TenantSource]]:
@@ -227,11 +234,14 @@ def _run(conf_dir: Path) -> tuple[list[ConfigError], dict[str, TenantSource]]:
             _check_templates(menu, report)
             _check_intents(menu, conf.rules, report)
         _check_graph(tenant, reports)
-    return list(dict.fromkeys(errors)), conf.tenants
+    return sorted(dict.fromkeys(errors), key=lambda e: (e.file, e.line)), conf.tenants
 
 
 def check_ivr(conf_dir: Path) -> list[ConfigError]:
-    """Every problem in ``conf_dir/intents.yaml`` and ``conf_dir/ivr/**`` with file and line; ``[]`` if none."""
+    """Every problem in ``conf_dir/intents.yaml`` and ``conf_dir/ivr/**`` with file and line; ``[]`` if none.
+
+    Errors come sorted by file and line, each once.
+    """
     return _run(conf_dir)[0]
 
 

@@ -22,19 +22,22 @@ command                   results the engine accepts
 ``SetVariable``           ``Done``
 ``Route``                 ``RouteDecision``
 ``Transfer``, ``Hangup``  ``Done``
-any                       ``HungUp``
+any                       ``HungUp`` (the caller left; after ``Hangup`` it
+                          only confirms the IVR's own hang-up)
 ========================  ==================================================
 
 Mapping ``Collect`` onto the PBXs:
 
 * Asterisk ``GET DATA <prompt.sound> <first_timeout_ms> <max_digits>``: Asterisk
   applies one timeout per digit and always ends on ``#``; an empty result with
-  ``(timeout)`` is ``Timeout``. ``prompt is None`` plays ``silence/1``.
+  ``(timeout)`` is ``Timeout``. A menu's one-key wait (``prompt is None``,
+  ``max_digits == 1``, no terminator) maps better to ``WAIT FOR DIGIT
+  <first_timeout_ms>``, which also returns ``*`` and ``#`` as keys.
 * FreeSWITCH ``play_and_get_digits <min_digits> <max_digits> 1
   <first_timeout_ms> <terminator or 'none'> <prompt.sound or silence_stream://250>
-  silence_stream://250 <var> \\d+ <inter_digit_timeout_ms>``: ``tries`` is 1
-  because retries and retry prompts belong to the engine; ``min_digits=0`` lets
-  FreeSWITCH hand back an empty string, which the driver reports as ``Timeout``.
+  silence_stream://250 <var> [0-9*#]+ <inter_digit_timeout_ms>``: ``tries`` is 1
+  because retries and retry prompts belong to the engine. An empty variable
+  afterwards (nothing pressed, or fewer than ``min_digits``) is ``Timeout``.
 """
 
 from __future__ import annotations

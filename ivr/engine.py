@@ -213,13 +213,12 @@ def _menu(call: _Call, node: MenuNode) -> _Step:
     here = (call.menu.name, call.node_id)
     if not call.stack or call.stack[-1] != here:
         call.stack.append(here)
-    read = Collect(None, 1, "", node.timeout_ms, node.timeout_ms, 1)
     failures = 0
     while True:
         key = yield from _say(call, node.prompts, DTMF_KEYS)
         if not key:
-            result = yield read
-            call.accept(read, result)
+            result = yield node.wait
+            call.accept(node.wait, result)
             key = result.value if type(result) is Digits else ""
         if key:
             call.note(StepKind.KEYS, key)
@@ -341,9 +340,11 @@ def _hangup(call: _Call, node: HangupNode) -> _Step:
 
 
 def _back(call: _Call, node: BackNode) -> str:
+    if not call.stack:
+        return node.otherwise or call.menu.start
     if len(call.stack) > 1:
         call.stack.pop()
-    menu, node_id = call.stack[-1] if call.stack else (call.menu.name, call.menu.start)
+    menu, node_id = call.stack[-1]
     return call.switch(call.menus[(call.menu.tenant, menu)], node_id)
 
 

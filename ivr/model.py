@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ivr.commands import Prompt
+from ivr.commands import Collect, Prompt
 
 __all__ = [
     "DTMF_KEYS",
+    "LEAVING_NODES",
+    "PromptTable",
+    "WAITING_NODES",
     "BackNode",
     "BotNode",
     "CollectNode",
@@ -151,6 +155,11 @@ class MenuNode(_NodeModel):
             (("on_failure",), self.on_failure)
         ]
 
+    @cached_property
+    def wait(self) -> Collect:
+        """The one-key read after the prompts, built once and shared by every call in this menu."""
+        return Collect(None, 1, "", self.timeout_ms, self.timeout_ms, 1)
+
     def prompt_refs(self) -> list[Ref]:
         extra = [((name,), prompt) for name, prompt in
                  (("invalid_prompt", self.invalid_prompt), ("timeout_prompt", self.timeout_prompt)) if prompt]
@@ -256,9 +265,18 @@ class TransferNode(_NodeModel):
 
 
 class BackNode(_NodeModel):
-    """Return to the menu the caller was in before the current one (or re-enter it if none)."""
+    """Return to the menu the caller was in before the current one.
+
+    A call that has not been through any menu node yet (it entered this menu
+    file straight from the dialplan) goes to ``otherwise``, by default this
+    menu's start; ``ivr.check`` makes sure that cannot go round for ever.
+    """
 
     type: Literal["back"]
+    otherwise: str | None = None
+
+    def refs(self) -> list[Ref]:
+        return [(("otherwise",), self.otherwise)] if self.otherwise is not None else []
 
 
 class GotoNode(_NodeModel):
@@ -316,7 +334,7 @@ class MenuFile(_Model):
     answer: bool = True
     start: str
     prompts: PromptTable = Field(default_factory=dict)
-    nodes: dict[str, dict[str, Any]] = Field(min_length=1)
+    nodes: dict[str, Any] = Field(min_length=1)
 
     def required_languages(self) -> list[str]:
         """Every prompt must exist in these; by default only in the menu's own language."""

@@ -32,10 +32,13 @@ log = get_logger(__name__)
 OPERATOR_TIMEOUT_S = 5.0
 
 
-def async_routing_client(url: str, timeout_s: float) -> aioredis.Redis:
+def async_routing_client(url: str, timeout_s: float, max_connections: int = 64) -> aioredis.Redis:
     """A client that gives up after ``timeout_s`` and never retries (see ``router.sync.routing_client``)."""
-    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                   retry=Retry(NoBackoff(), 0))
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 class AsyncRouter:

@@ -29,11 +29,16 @@ __all__ = ["Router", "routing_client"]
 log = get_logger(__name__)
 
 
-def routing_client(url: str, timeout_s: float) -> redis.Redis:
-    """A client that gives up after ``timeout_s`` (connect or reply) and never retries: a retry would
-    make the call wait past the routing timeout, and the fallback is the better answer."""
-    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                retry=Retry(NoBackoff(), 0))
+def routing_client(url: str, timeout_s: float, max_connections: int = 64) -> redis.Redis:
+    """A client that gives up after ``timeout_s`` (connect, reply, or waiting for a free connection)
+    and never retries: a retry would make the call wait past the routing timeout, and the local
+    fallback is the better answer. The pool blocks when all connections are busy, rather than
+    failing as redis-py's default pool does past 100 concurrent callers."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
+    )
+    return redis.Redis.from_pool(pool)
 
 
 class Router:

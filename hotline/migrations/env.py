@@ -5,6 +5,8 @@ from typing import Any
 from alembic import context
 
 import hotline.models  # noqa: F401 - registers the models on Base.metadata
+import flows.models  # noqa: F401
+import alerts.models  # noqa: F401
 from hotline.models.base import Base, UtcDateTime
 
 

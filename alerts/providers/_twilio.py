@@ -1,0 +1,62 @@
+"""The Twilio REST client both Twilio providers share, and the one place its errors are translated.
+
+The client is twilio-python's, with its asyncio HTTP client and the API base
+URL taken from settings (``twilio_api_base_url``), so tests and regional or
+proxy deployments point it elsewhere. The library's own retries stay off: the
+outbox counts attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from alerts.providers.base import Fault, GiveUp, TryLater
+
+__all__ = ["STATUS_PATH", "VOICE_PATH", "callback_url", "close_client", "make_client", "translate"]
+
+STATUS_PATH = "/api/v1/webhooks/twilio/status"
+VOICE_PATH = "/api/v1/webhooks/twilio/voice"
+SMS_PATH = "/api/v1/webhooks/twilio/sms"
+
+#: Twilio error codes that are our configuration (bad credentials, bad From number, account problems).
+_OURS = {20003, 20005, 20404, 21212, 21606, 21659, 21660, 21603, 21219}
+
+
+def make_client(account_sid: str, auth_token: str, base_url: str, *, timeout: float = 10.0) -> Client:
+    """A twilio Client on aiohttp whose API domain is ``base_url`` (e.g. https://api.twilio.com)."""
+    client = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient(timeout=timeout))
+    client.api.base_url = base_url.rstrip("/")
+    return client
+
+
+def callback_url(base: str | None, path: str, alert_id: int) -> str | None:
+    return f"{base.rstrip('/')}{path}?alert={alert_id}" if base else None
+
+
+def translate(exc: Exception, what: str) -> TryLater | GiveUp:
+    """Twilio's REST errors and transport faults → TryLater (transient) or GiveUp (with whose fault)."""
+    if isinstance(exc, (TwilioRestException, TwilioServiceException)):
+        status, code = int(exc.status), getattr(exc, "code", None)
+        message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "") or ""
+        text = f"Twilio {what}: HTTP {status}, code {code}: {message}"
+        if status == 429 or status >= 500:
+            return TryLater(text)
+        if status in (401, 403) or code in _OURS:
+            return GiveUp(text + " (check twilio_account_sid / HOTLINE_TWILIO_AUTH_TOKEN / from numbers)", Fault.OURS)
+        return GiveUp(text)
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+        return TryLater(f"Twilio {what}: API unreachable: {exc!r}")
+    if isinstance(exc, TwilioException):
+        return TryLater(f"Twilio {what}: {exc}")
+    raise TypeError(f"not a Twilio or transport error: {exc!r}")  # a bug: let the outbox log it loudly
+
+
+async def close_client(client: Client) -> None:
+    http = client.http_client
+    if isinstance(http, AsyncTwilioHttpClient):
+        await http.close()

@@ -1,0 +1,69 @@
+"""conf/routing.yaml is checked up front: every problem at once, each with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from router.check import check_routing
+
+BROKEN = """\
+tenants:
+  demo:
+    trunks:
+      - name: primary
+        pbx: asterisk
+        dial: PJSIP/4001@carrier-a
+        capacity: -1
+      - name: primary
+        pbx: freeswitch
+        dial: sofia/gateway/b/${number}
+        capacity: 50
+    queues:
+      - name: billing
+        number: "4001"
+        trunks: [primary, nowhere]
+    diversions:
+      - {name: keypad, kind: menu, target: selfservice, level: 1}
+      - {name: chat, kind: chat, target: https://x, level: 1}
+    hardphones: {name: desk, pbx: asterisk, dial: PJSIP/6001}
+"""
+
+
+def test_shipped_config_is_valid(conf_dir: Path) -> None:
+    assert check_routing(conf_dir) == []
+
+
+def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "routing.yaml").write_text(BROKEN)
+    found = {(e.line, e.message.split(": ", 1)[-1]) for e in check_routing(tmp_path)}
+    assert {e.file for e in check_routing(tmp_path)} == {str(tmp_path / "routing.yaml")}
+    assert found == {
+        (6, "Value error, dial template must contain ${number}, e.g. PJSIP/${number}@carrier"),
+        (7, "Input should be greater than or equal to 0"),
+        (8, "route target name 'primary' is used more than once"),
+        (15, "queue 'billing' uses unknown trunk 'nowhere'"),
+        (18, "diversion level '1' is used more than once"),
+    }
+
+
+def test_unknown_trunk_error_hints_the_known_ones(tmp_path: Path) -> None:
+    (tmp_path / "routing.yaml").write_text(BROKEN)
+    unknown = next(e for e in check_routing(tmp_path) if "nowhere" in e.message)
+    assert str(unknown) == (f"{tmp_path}/routing.yaml:15: tenants.demo: queue 'billing' uses unknown trunk 'nowhere' "
+                            "(hint: known trunks: primary)")
+
+
+def test_a_typo_in_a_key_is_an_error_not_a_default(tmp_path: Path) -> None:
+    text = BROKEN.replace("capacity: 50", "capacity: 50\n        priorty: 2").replace("capacity: -1", "capacity: 1")
+    (tmp_path / "routing.yaml").write_text(text.replace("PJSIP/4001", "PJSIP/${number}"))
+    assert [(e.line, e.message) for e in check_routing(tmp_path) if "priorty" in e.message] == [
+        (12, "tenants.demo.trunks.1.priorty: Extra inputs are not permitted")
+    ]
+
+
+def test_missing_file_and_bad_yaml_are_located(tmp_path: Path) -> None:
+    [missing] = check_routing(tmp_path)
+    assert missing.file == str(tmp_path / "routing.yaml") and "cannot read file" in missing.message
+    (tmp_path / "routing.yaml").write_text("tenants:\n  demo: [\n")
+    [bad] = check_routing(tmp_path)
+    assert bad.line == 3 and bad.message.startswith("invalid YAML")
