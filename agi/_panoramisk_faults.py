@@ -34,6 +34,9 @@ AMI (``panoramisk.Manager``), worked around by ``HotlineManager`` below:
   timeout and exponential backoff, reset after a successful login.
 * M4 after ``close()`` a reconnect already scheduled by ``connection_lost``
   still fires. → ``connect`` does nothing once ``closing`` is set.
+* M6 event callbacks run inside ``data_received``: one that raises is a
+  "fatal error" for asyncio and the connection is dropped. → ``AmiClient``'s
+  callback catches and logs everything.
 * M5 (noted, harmless here) each TCP read is decoded on its own with
   ``errors='ignore'`` (a UTF-8 character split across reads is dropped), and a
   message's trailing ``Value: `` header with an empty value is stripped away.

@@ -104,6 +104,7 @@ class AmiClient:
         self.dropped = 0
         self.reconnects = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def start(self) -> None:
         self.manager.loop = asyncio.get_running_loop()
@@ -111,10 +112,11 @@ class AmiClient:
         self._tasks = [asyncio.create_task(self._watchdog()), asyncio.create_task(self._publish())]
 
     async def close(self) -> None:
+        self._stopping = True
         self.manager.close()
         for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            task.cancel()  # redis-py may swallow a cancel inside execute(); the loops check _stopping too
+        await asyncio.wait(self._tasks)
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class AmiClient:
 
     async def _watchdog(self) -> None:
         """Abort a connection that does not log in, or whose Ping goes unanswered."""
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.ping_interval)
             if not self.logged_in.is_set():
                 try:
@@ -195,7 +197,11 @@ class AmiClient:
     # -- events ----------------------------------------------------------------------------------
 
     def _on_event(self, _manager: Any, message: Any) -> None:
-        event = normalize(message, tenant=self.pbx.tenant, pbx=self.pbx.name, now=self.clock())
+        try:  # M6: an exception here would kill panoramisk's connection (it dispatches inside data_received)
+            event = normalize(message, tenant=self.pbx.tenant, pbx=self.pbx.name, now=self.clock())
+        except Exception:
+            log.exception("cannot normalize AMI event; skipped", pbx=self.pbx.name, ami_event=message.get("Event"))
+            return
         if event is None:
             return
         try:
@@ -208,11 +214,11 @@ class AmiClient:
     async def _publish(self) -> None:
         """XADD events in batches; a Redis outage is logged and retried, never fatal."""
         stream = pbx_events_stream(self.pbx.tenant)
-        while True:
+        while not self._stopping:
             batch = [await self.events.get()]
             while not self.events.empty() and len(batch) < 500:
                 batch.append(self.events.get_nowait())
-            while True:
+            while not self._stopping:
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
                         for event in batch:

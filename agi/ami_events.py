@@ -21,11 +21,11 @@ Fields = dict[str, str]
 
 
 def _newstate(h: Mapping[str, str]) -> tuple[PbxEventKind, Fields] | None:
-    return (K.ANSWERED, {}) if h.get("ChannelState") == "6" else None
+    return (PbxEventKind.ANSWERED, {}) if h.get("ChannelState") == "6" else None
 
 
 def _dtmf(h: Mapping[str, str]) -> tuple[PbxEventKind, Fields] | None:
-    return (K.DTMF, {"digit": h.get("Digit", "")}) if h.get("Direction", "Received") == "Received" else None
+    return (PbxEventKind.DTMF, {"digit": h.get("Digit", "")}) if h.get("Direction", "Received") == "Received" else None
 
 
 def _simple(kind: PbxEventKind, **fields: str) -> Callable[[Mapping[str, str]], tuple[PbxEventKind, Fields]]:

@@ -9,6 +9,7 @@ __all__ = [
     "HOTLINE_ERROR",
     "HOTLINE_INTENT",
     "HOTLINE_OUTCOME",
+    "HOTLINE_PROBE",
     "HOTLINE_ROUTE",
     "HOTLINE_TARGET",
     "OUTCOME_ERROR",
@@ -28,6 +29,9 @@ HOTLINE_INTENT = "HOTLINE_INTENT"
 HOTLINE_OUTCOME = "HOTLINE_OUTCOME"
 #: Hotline's call id (``agi_uniqueid``); the ``h`` extension and AMI use it to release the lease.
 HOTLINE_CALL_ID = "HOTLINE_CALL_ID"
+#: ``1`` when the router let this call through a half-open breaker: the ``h`` extension passes it
+#: back with ``DIALSTATUS`` so the trunk's breaker learns whether the probe call worked.
+HOTLINE_PROBE = "HOTLINE_PROBE"
 #: One word saying what went wrong when ``HOTLINE_OUTCOME`` is ``OUTCOME_ERROR``.
 HOTLINE_ERROR = "HOTLINE_ERROR"
 

@@ -13,7 +13,7 @@ is burst mode: it fires everything due at ``now`` and returns counts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,10 +29,14 @@ from alerts.plan import Contact, Level, Plan
 from hotline.logs import get_logger
 from hotline.models.base import utcnow
 
-__all__ = ["FireStats", "SlaClock", "queue_level"]
+__all__ = ["FireStats", "RecipientResolver", "SlaClock", "queue_level"]
 
 log = get_logger(__name__)
 DEDUP = ["tenant", "task_id", "level", "recipient", "channel"]
+
+#: ``(session, tenant, task_id, level) -> contacts`` for levels whose recipients are named when they fire.
+#: Contacts are mappings as ``Contact.from_mapping`` reads them (the flow engine's ``Person.contact()``).
+RecipientResolver = Callable[[AsyncSession, str, str, int], Awaitable[Sequence[Mapping[str, Any]]]]
 
 
 @dataclass
@@ -52,20 +56,21 @@ class FireStats:
 def outbox_values(esc: Escalation, level: Level, contact: Contact, *, channel: Any, address: str, subject: str,
                   text: str, link: str | None, now: datetime, state: AlertState = AlertState.QUEUED,
                   error: str | None = None) -> dict[str, Any]:
-    return dict(tenant=esc.tenant, escalation_id=esc.id, task_id=esc.task_id, alert_level=level.level,
-                recipient=contact.key, recipient_name=contact.name[:128], channel=channel, address=address[:256],
+    return dict(tenant=esc.tenant, escalation_id=esc.id, task_id=esc.task_id, level=level.level,
+                recipient=contact.key, recipient_name=contact.name[:128], contact=contact.model_dump(mode="json"),
+                channel=channel, address=address[:256],
                 subject=subject, body=text, link=link, ack_code=esc.ack_code, state=state, attempts=0,
                 next_attempt_at=now, created_at=now, last_error=error,
                 failed_at=now if state == AlertState.FAILED else None)
 
 
-async def queue_level(session: AsyncSession, esc: Escalation, plan: Plan, level: Level, *, now: datetime,
-                      conf: AlertsConf, tz: Any = None) -> int:
+async def queue_level(session: AsyncSession, esc: Escalation, plan: Plan, level: Level, contacts: Sequence[Contact],
+                      *, now: datetime, conf: AlertsConf, tz: Any = None) -> int:
     """Insert this level's outbox rows (first reachable channel per recipient); returns rows new to the outbox."""
     subject, text = compose(plan, level, esc.due_at, now, tz)
     chain = channel_chain(level.channels, conf.failover)
     queued = 0
-    for contact in level.recipients:
+    for contact in contacts:
         channel = next((ch for ch in chain if contact.address(ch)), None)
         if channel is None:
             log.error("alert cannot reach recipient: no address on any channel", tenant=esc.tenant,
@@ -89,9 +94,10 @@ class SlaClock:
     """Fires due deadlines. Safe to run in many processes against one database."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], conf: AlertsConf | None = None, *,
-                 calendars: Calendars | None = None, batch: int = 200,
+                 calendars: Calendars | None = None, resolver: RecipientResolver | None = None, batch: int = 200,
                  on_fired: Callable[[], None] | None = None) -> None:
         self.sessions = sessions
+        self.resolver = resolver
         self.conf = conf or AlertsConf()
         self.calendars = calendars or Calendars({}, {})
         self.batch = batch
@@ -133,13 +139,26 @@ class SlaClock:
             stats.skips.append(reason or "")
             log.info("deadline skipped", deadline=row.id, escalation=row.escalation_id, alert_level=row.level, reason=reason)
             return
+        contacts = list(level.recipients) or await self._resolve(session, esc, level.level)
+        if not contacts:
+            stats.skipped += 1
+            stats.skips.append("no recipients")
+            log.error("! level fired with nobody to tell", tenant=esc.tenant, task_id=esc.task_id,
+                      alert_level=level.level, reason="no recipients" if self.resolver else "no recipients and no resolver")
+            return
         cal = self.calendars.get(esc.calendar)
-        stats.queued += await queue_level(session, esc, plan, level, now=now, conf=self.conf,
+        stats.queued += await queue_level(session, esc, plan, level, contacts, now=now, conf=self.conf,
                                           tz=cal.tz if cal else None)
         stats.fired += 1
         esc.fired_level = level.level if esc.fired_level is None else max(esc.fired_level, level.level)
         log.info("→ level fired", tenant=esc.tenant, task_id=esc.task_id, alert_level=level.level,
                  lag_s=round((now - row.fire_at).total_seconds(), 3))
+
+    async def _resolve(self, session: AsyncSession, esc: Escalation, level: int) -> list[Contact]:
+        if self.resolver is None:
+            return []
+        found = await self.resolver(session, esc.tenant, esc.task_id, level)
+        return [Contact.from_mapping(c) for c in found]
 
     @staticmethod
     def _skip_reason(esc: Escalation | None, row: Any) -> str | None:

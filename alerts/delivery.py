@@ -21,7 +21,7 @@ from alerts._sql import insert_ignore
 from alerts.clock import DEDUP, outbox_values
 from alerts.config import AlertsConf, channel_chain
 from alerts.models import AlertState, Escalation, EscalationState, OutboxAlert
-from alerts.plan import Plan
+from alerts.plan import Contact, Plan
 from alerts.providers.base import Receipt
 from hotline.logs import get_logger
 
@@ -91,10 +91,11 @@ async def _queue_next(session: AsyncSession, esc: Escalation, row: OutboxAlert, 
                       reason: str) -> int | None:
     plan = Plan.model_validate(esc.plan)
     level = plan.level(row.level)
-    contact = next((c for c in level.recipients if c.key == row.recipient), None) if level else None
-    if level is None or contact is None:
-        log.error("no failover: recipient is not in the frozen plan", alert=row.id, recipient=row.recipient)
+    if level is None or not row.contact:
+        log.error("no failover: the level or the recipient's addresses are unknown", alert=row.id,
+                  recipient=row.recipient)
         return None
+    contact = Contact.model_validate(row.contact)
     chain = channel_chain(level.channels, conf.failover)
     after = chain[chain.index(row.channel) + 1:] if row.channel in chain else chain
     for channel in after:

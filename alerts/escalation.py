@@ -78,6 +78,10 @@ async def _drop_deadlines(session: AsyncSession, esc: Escalation) -> None:
 
 
 async def _cancel_queued(session: AsyncSession, esc: Escalation, reason: str) -> None:
+    """Cancel the escalation's unsent alerts, locking them in id order as the dispatcher does."""
+    await session.execute(select(OutboxAlert.id).where(OutboxAlert.escalation_id == esc.id,
+                                                       OutboxAlert.state == AlertState.QUEUED)
+                          .order_by(OutboxAlert.id).with_for_update())
     await session.execute(
         update(OutboxAlert)
         .where(OutboxAlert.escalation_id == esc.id, OutboxAlert.state == AlertState.QUEUED)

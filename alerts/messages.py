@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 from alerts.plan import Level, Plan
 from alerts.providers.base import Notification
 
-__all__ = ["compose", "email_html", "email_text", "sms_text", "voice_text", "wecom_markdown"]
+__all__ = ["compose", "email_html", "email_text", "sms_text", "spoken", "voice_text", "wecom_markdown"]
 
 SMS_MAX = 480
 
@@ -45,7 +45,12 @@ def sms_text(note: Notification) -> str:
 
 
 def voice_text(note: Notification) -> str:
-    return f"Hotline alert. {note.subject}. {note.text}"
+    return spoken(note.subject, note.text)
+
+
+def spoken(subject: str, text: str) -> str:
+    """What a call says; also what the keypress webhook repeats on key 2."""
+    return f"Hotline alert. {subject}. {text}"
 
 
 def email_text(note: Notification) -> str:

@@ -115,6 +115,8 @@ class OutboxAlert(TenantScoped, Base):
     level: Mapped[int]
     recipient: Mapped[str] = mapped_column(String(128))
     recipient_name: Mapped[str] = mapped_column(String(128), default="")
+    #: The person's addresses when the level fired; failover picks the next channel's address from here.
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
     address: Mapped[str] = mapped_column(String(256))
     subject: Mapped[str] = mapped_column(String(256))

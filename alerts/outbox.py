@@ -87,8 +87,7 @@ class Outbox:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], providers: ProviderSet,
                  conf: AlertsConf | None = None, *, worker: str = "worker", rng: Callable[[], float] = random.random,
-                 links: AckLinks | None = None, callback_base: str | None = None, concurrency: int = 16,
-                 batch: int = 100) -> None:
+                 links: AckLinks | None = None, callback_base: str | None = None, concurrency: int = 16) -> None:
         self.sessions = sessions
         self.providers = providers
         self.conf = conf or AlertsConf()
@@ -96,8 +95,9 @@ class Outbox:
         self.rng = rng
         self.links = links
         self.callback_base = callback_base
-        self.sem = asyncio.Semaphore(concurrency)
-        self.batch = batch
+        #: Rows claimed at once, all sent at once: a claimed row never waits for a free slot, so its
+        #: lease (longer than the send timeout) cannot run out before its outcome is written.
+        self.concurrency = concurrency
         self.wake = asyncio.Event()
 
     # -- claim -----------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ class Outbox:
 
     async def _claim(self, now: datetime, limit: int | None) -> tuple[list[Claimed], int]:
         due = (select(T.c.id).where(T.c.state == AlertState.QUEUED, T.c.next_attempt_at <= now)
-               .order_by(T.c.next_attempt_at, T.c.id).limit(limit or self.batch).with_for_update(skip_locked=True))
+               .order_by(T.c.next_attempt_at, T.c.id).limit(limit or self.concurrency).with_for_update(skip_locked=True))
         stmt = (update(T).where(T.c.id.in_(due))
                 .values(attempts=T.c.attempts + 1, next_attempt_at=now + self.conf.lease, claimed_by=self.worker)
                 .returning(*_CLAIM_COLUMNS))
@@ -166,20 +166,17 @@ class Outbox:
             log.exception("provider raised an unexpected error; treated as transient", alert=c.id, channel=c.channel)
             return TryLater(f"unexpected {type(exc).__name__}: {exc}")
 
-    async def _send_one(self, c: Claimed, now: datetime, stats: DrainStats) -> None:
-        async with self.sem:
-            outcome = await self._attempt(c, now)
-        async with self.sessions.begin() as session:
-            await self._record(session, c, outcome, now, stats)
-
-    async def _record(self, session: AsyncSession, c: Claimed, outcome: Any, now: datetime, stats: DrainStats) -> None:
-        where = dict(alert=c.id, tenant=c.tenant, task_id=c.task_id, alert_level=c.level, channel=c.channel, attempt=c.attempts)
+    async def _record(self, session: AsyncSession, c: Claimed, outcome: Any, now: datetime,
+                      stats: DrainStats) -> bool:
+        """Write a sent or retry-later outcome; False when the outcome needs a failover instead."""
+        where = dict(alert=c.id, tenant=c.tenant, task_id=c.task_id, alert_level=c.level, channel=c.channel,
+                     attempt=c.attempts)
         if isinstance(outcome, Receipt):
             ok = await mark_sent(session, c.id, c.attempts, outcome, now)
             stats.sent += ok
             stats.stale += not ok
             log.info("← alert sent", provider_id=outcome.provider_id, **where)
-            return
+            return True
         retry = self.conf.retry
         if isinstance(outcome, TryLater) and c.attempts < retry.max_attempts:
             delay = backoff(c.attempts, base=retry.base, cap=retry.cap, jitter=self.rng())
@@ -189,17 +186,35 @@ class Outbox:
             stats.retried += ok
             stats.stale += not ok
             log.info("↻ alert will be retried", reason=outcome.reason, in_s=round(delay.total_seconds(), 1), **where)
-            return
-        reason = outcome.reason if isinstance(outcome, GiveUp) else f"gave up after {c.attempts} attempts: {outcome.reason}"
+            return True
         if isinstance(outcome, GiveUp):
-            log.warning("! alert refused", reason=reason, fault=str(outcome.fault), **where)
-        new_id = await fail_over(session, c.id, now=now, conf=self.conf, reason=reason, attempts=c.attempts)
+            log.warning("! alert refused", reason=outcome.reason, fault=str(outcome.fault), **where)
+        return False
+
+    async def _fail(self, c: Claimed, outcome: TryLater | GiveUp, now: datetime, stats: DrainStats) -> None:
+        reason = outcome.reason if isinstance(outcome, GiveUp) else f"gave up after {c.attempts} attempts: {outcome.reason}"
+        async with self.sessions.begin() as session:
+            new_id = await fail_over(session, c.id, now=now, conf=self.conf, reason=reason, attempts=c.attempts)
         stats.failed += 1
         stats.failed_over += new_id is not None
 
     async def send_claimed(self, claimed: list[Claimed], now: datetime) -> DrainStats:
+        """Send a claimed batch all at once, then write the outcomes.
+
+        Sent and retry-later outcomes go in one transaction, row by row in id
+        order (the order ``alerts.escalation`` locks outbox rows in, so an
+        acknowledgement and a dispatcher never deadlock); each failover gets its
+        own transaction, because it locks the escalation first.
+        """
         stats = DrainStats()
-        await asyncio.gather(*(self._send_one(c, now, stats) for c in claimed))
+        outcomes = await asyncio.gather(*(self._attempt(c, now) for c in claimed))
+        failing = []
+        async with self.sessions.begin() as session:
+            for c, outcome in sorted(zip(claimed, outcomes), key=lambda pair: pair[0].id):
+                if not await self._record(session, c, outcome, now, stats):
+                    failing.append((c, outcome))
+        for c, outcome in failing:
+            await self._fail(c, outcome, now, stats)
         return stats
 
     async def dispatch_once(self, now: datetime) -> tuple[DrainStats, bool]:

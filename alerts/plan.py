@@ -73,7 +73,7 @@ class Level(BaseModel):
     offset: timedelta = timedelta(0)
     at_pct: float | None = Field(None, gt=0, lt=1)
     channels: tuple[Channel, ...] = Field(min_length=1)
-    recipients: tuple[Contact, ...] = Field(min_length=1)
+    recipients: tuple[Contact, ...] = ()
 
     @model_validator(mode="after")
     def _when(self) -> Level:
@@ -106,15 +106,16 @@ class Plan(BaseModel):
 
     @classmethod
     def from_warning_plan(cls, levels: Iterable[Mapping[str, Any]], *, title: str, text: str = "",
-                          link: str | None = None) -> Plan:
-        """From a task's frozen ``warning_plan`` whose recipients the flow engine has resolved to contacts.
+                          link: str | None = None, contacts: bool = False) -> Plan:
+        """From a task's frozen ``warning_plan``: ``[{level, after_s | at_pct, channels, recipients}]``.
 
-        Each level: ``{level, after_s | at_pct, channels: [...], recipients: [contact mappings]}``.
-        Raises pydantic's ValidationError when a level cannot be used.
+        By default ``recipients`` are people rules, left for the clock's
+        resolver at fire time; with ``contacts=True`` they are contact
+        mappings, frozen now. Raises pydantic's ValidationError on a bad level.
         """
         built = []
         for lv in levels:
+            people = tuple(Contact.from_mapping(c) for c in lv.get("recipients", ())) if contacts else ()
             built.append(Level(level=lv["level"], offset=timedelta(seconds=float(lv.get("after_s") or 0)),
-                               at_pct=lv.get("at_pct"), channels=tuple(lv["channels"]),
-                               recipients=tuple(Contact.from_mapping(c) for c in lv["recipients"])))
+                               at_pct=lv.get("at_pct"), channels=tuple(lv["channels"]), recipients=people))
         return cls(title=title, text=text, link=link, levels=tuple(built))

@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import audit, calls, health
+from api import alerts, audit, calls, flows, health, people, tickets
 from api.appkeys import ENGINE, REDIS, SESSIONS, SETTINGS
 from api.auth import auth_middleware
 from api.errors import error_middleware
@@ -14,7 +14,7 @@ from hotline.db import session_factory
 from hotline.settings import Settings
 
 #: Route tables, in the order they are added; grep here to find every endpoint.
-ROUTE_TABLES = [health.routes, calls.routes, audit.routes]
+ROUTE_TABLES = [health.routes, calls.routes, audit.routes, tickets.routes, flows.routes, people.routes, alerts.routes]
 
 
 def make_app(settings: Settings, engine: AsyncEngine, redis: aioredis.Redis) -> web.Application:

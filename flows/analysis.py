@@ -22,7 +22,7 @@ from flows.conditions import FUNCTIONS, ConditionError, compile_condition
 from flows.definition import RESERVED_NAMES, FieldType, FlowDef, FlowHead, NodeDef, PeopleRef, TransitionDef
 from flows.directory import Directory
 from flows.nodes import Behaviour, NodeKind, node_kinds
-from hotline.yamlconf import ConfigError, line_of
+from hotline.yamlconf import ConfigError, LineDict, LineList, line_of
 
 __all__ = ["analyse_flow"]
 
@@ -38,7 +38,21 @@ class _Report:
         self.errors: list[ConfigError] = []
 
     def add(self, loc: tuple[Any, ...], message: str, hint: str = "") -> None:
-        self.errors.append(ConfigError(self.file, line_of(self.data, loc), message, hint))
+        self.errors.append(ConfigError(self.file, self.line(loc), message, hint))
+
+    def line(self, loc: tuple[Any, ...]) -> int:
+        """The line of the key (or list item) at ``loc``, not of the block under it."""
+        parent = self.data
+        for part in loc[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                return line_of(self.data, loc)
+        if loc and isinstance(parent, LineDict) and loc[-1] in parent.lines:
+            return parent.lines[loc[-1]]
+        if loc and isinstance(parent, LineList) and isinstance(loc[-1], int) and 0 <= loc[-1] < len(parent):
+            return parent.lines[loc[-1]]
+        return line_of(self.data, loc)
 
     def piece(self, model: type[BaseModel], value: Any, loc: tuple[Any, ...]) -> Any:
         try:
@@ -47,8 +61,8 @@ class _Report:
             for err in exc.errors():
                 where = ".".join(str(p) for p in loc + tuple(err["loc"]))
                 message = err["msg"].removeprefix("Value error, ")
-                self.errors.append(ConfigError(self.file, line_of(value, tuple(err["loc"])) if err["loc"] else
-                                               line_of(self.data, loc), f"{where}: {message}" if where else message))
+                line = self.line(loc + tuple(err["loc"]))
+                self.errors.append(ConfigError(self.file, line, f"{where}: {message}" if where else message))
             return None
 
 

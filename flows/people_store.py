@@ -24,7 +24,7 @@ from flows.models import OrgUnit, PeopleDirectory, Person
 from hotline.logs import get_logger
 from hotline.yamlconf import ConfigErrors
 
-__all__ = ["load_directory", "replace_directory", "sync_people_file"]
+__all__ = ["load_directory", "person_named", "replace_directory", "sync_people_file"]
 
 log = get_logger(__name__)
 
@@ -96,3 +96,10 @@ async def sync_people_file(session: AsyncSession, path: Path, now: datetime) -> 
         log.info("people loaded from file", tenant=tenant, file=str(path), people=len(org.people))
     return applied
 
+
+
+async def person_named(session: AsyncSession, tenant: str, name: str) -> str | None:
+    """The person an API token acts as: the one whose id equals the token's name (``--name``)."""
+    c = Person.__table__.c
+    found = await session.execute(select(c.key).where(c.tenant == tenant, c.key == name, c.active.is_(True)))
+    return found.scalar_one_or_none()

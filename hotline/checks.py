@@ -27,9 +27,10 @@ def check_settings(conf_dir: Path) -> list[ConfigError]:
 
 def checks() -> list[tuple[str, Check]]:
     """Every validator, in the order they are reported."""
+    from flows.check import check_flows
     from ivr.check import check_ivr
 
-    return [("settings", check_settings), ("ivr", check_ivr)]
+    return [("settings", check_settings), ("ivr", check_ivr), ("flows", check_flows)]
 
 
 def run_checks(conf_dir: Path) -> list[tuple[str, list[ConfigError]]]:

@@ -42,16 +42,27 @@ def route_calls(tenant: str) -> str:
     return _k(tenant, "route", "calls")
 
 
-def route_target(tenant: str, name: str) -> str:
-    """Hash of one route target's live state: limit, state and their sources, circuit breaker fields."""
-    return _k(tenant, "route", "target", name)
+def route_targets(tenant: str) -> str:
+    """Hash of every route target's live state, fields ``<target>:<field>`` (limit, state, their sources, breaker)."""
+    return _k(tenant, "route", "targets")
 
 
 def route_leases(tenant: str, name: str) -> str:
-    """Sorted set of the calls a route target carries (member: call id, score: lease expiry in ms)."""
+    """Sorted set of the calls a route target carries (member: call id, score: lease expiry in ms).
+
+    The target's name is the last ``:`` part: the Lua scripts read it from there.
+    """
     return _k(tenant, "route", "leases", name)
 
 
 def route_meta(tenant: str) -> str:
     """Hash: digest of the deployed routing config and the target names it loaded."""
     return _k(tenant, "route", "meta")
+
+
+# -- flows/ -------------------------------------------------------------------
+
+
+def presence(tenant: str) -> str:
+    """Sorted set of people online (member: person id, score: when their presence expires, epoch ms)."""
+    return _k(tenant, "presence")

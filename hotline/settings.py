@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     esl_host: str = "127.0.0.1"
     esl_port: int = Field(8084, ge=0, le=65535)
 
+    # -- FreeSWITCH edge (esl/) ---------------------------------------------------------------
+    # `hotline esl` listens on esl_host:esl_port for the dialplan's `socket ... async full` (outbound ESL).
+    esl_max_calls: int = Field(1000, ge=1, description="Calls `hotline esl` drives at once; more wait to be accepted")
+    esl_reply_timeout_s: float = Field(5.0, gt=0, description="Longest wait for a reply, or for answer/set to finish")
+    esl_prompt_timeout_s: float = Field(120.0, gt=0, description="Longest a prompt may play before the session is "
+                                                                  "given up as silent")
+    esl_shutdown_grace_s: float = Field(10.0, ge=0, description="On SIGTERM, how long IVR calls may finish before "
+                                                                 "they are handed back to the dialplan")
+    # The inbound event client (part of `hotline serve`) connects to FreeSWITCH's event socket;
+    # it is off while fs_event_host is unset. The password comes from HOTLINE_FS_PASSWORD only.
+    fs_event_host: str | None = Field(None, description="FreeSWITCH event socket host; unset: no event client")
+    fs_event_port: int = Field(8021, ge=1, le=65535)
+    fs_password: SecretStr | None = Field(None, description="Event socket password (env HOTLINE_FS_PASSWORD only)")
+    fs_name: str = Field("freeswitch", description="This FreeSWITCH's name on PBX events and call leases")
+    fs_tenant: str = Field("demo", description="Tenant whose stream gets events of channels without hotline_tenant")
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["kv", "json"] = "kv"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -58,9 +58,11 @@ class AsyncRouter:
     def from_url(cls, url: str, config: RoutingConfig, *, node: str) -> AsyncRouter:
         return cls(async_routing_client(url, config.timeout_s), config, node=node)
 
+    def _call(self, call: ScriptCall) -> Awaitable[Any]:
+        return self._scripts[call.script](keys=call.keys, args=call.args)
+
     async def _run(self, call: ScriptCall, timeout_s: float | None = None) -> Any:
-        script = self._scripts[call.script](keys=call.keys, args=call.args)
-        return await asyncio.wait_for(script, timeout_s or self._timeout_s)
+        return await asyncio.wait_for(self._call(call), timeout_s or self._timeout_s)
 
     async def _operator(self, call: ScriptCall) -> Any:
         try:
@@ -80,10 +82,20 @@ class AsyncRouter:
         reason = self.local.held_off(now)
         if reason is None:
             try:
-                return self.planner.decision(tenant, queue, await self._run(planned))
-            except REDIS_FAULTS as exc:
+                return await asyncio.wait_for(self._decide(tenant, queue, planned), self._timeout_s)
+            except (*REDIS_FAULTS, RouterUnavailable) as exc:
                 reason = self.local.redis_failed(exc, now)
         return self.local.decide(tenant, queue, call_id, reason, now)
+
+    async def _decide(self, tenant: str, queue: str, call: ScriptCall) -> Decision:
+        reply = await self._call(call)
+        if self.planner.needs_load(reply):
+            log.warning("routing state missing in Redis, loading the config again", tenant=tenant)
+            await self._call(self.planner.load(tenant))
+            reply = await self._call(call)
+            if self.planner.needs_load(reply):
+                raise RouterUnavailable("routing state still missing in Redis after loading it")
+        return self.planner.decision(tenant, queue, reply)
 
     async def release(self, tenant: str, call_id: str) -> bool:
         """Free the call's slot (hang-up); see ``router.sync.Router.release``."""

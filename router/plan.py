@@ -15,13 +15,13 @@ the loaded state, a decision still uses the deployed limits.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from hotline import keys
 from router.decision import Decision, Reason, RouterMisuse, UnknownName, decision_for
-from router.model import Breaker, Level, RouteKind, RoutingConfig, Source, TenantRouting, TrunkState
+from router.model import Breaker, Level, Queue, RouteKind, RoutingConfig, Source, TenantRouting, TrunkState
 
 __all__ = ["Outcome", "Planner", "Script", "ScriptCall", "TargetStatus"]
 
@@ -81,16 +81,14 @@ class _Target:
     state: TrunkState
     cooldown_ms: int
 
-    def args(self) -> tuple[str | int, ...]:
-        return (self.name, self.rank, self.weight, self.limit, str(self.state), self.cooldown_ms)
-
 
 @dataclass(frozen=True, slots=True)
 class _QueuePlan:
     targets: tuple[_Target, ...]
+    routes: tuple[Decision, ...]  # per target, a template decision: level, reason and probe are filled per call
     n_trunks: int
     keys: tuple[str, ...]
-    args: tuple[str | int, ...]
+    args: tuple[int, ...]
 
 
 class _TenantPlan:
@@ -107,20 +105,21 @@ class _TenantPlan:
         trunks = [_trunk_target(routing, t.name, None, None) for t in routing.trunks]
         self.targets = (*trunks, *diversions, hardphones)
         self.by_name = {t.name: t for t in self.targets}
-        self.names = tuple(t.name for t in self.targets)
-        self.pairs = tuple(k for name in self.names for k in (keys.route_target(tenant, name), keys.route_leases(tenant, name)))
-        self.queues = {q.name: self._queue(q.name, diversions, hardphones) for q in routing.queues}
+        self.keys = self._keys(self.targets)
+        self.queues = {q.name: self._queue(q, diversions, hardphones) for q in routing.queues}
         self.digest = hashlib.sha256(routing.model_dump_json().encode()).hexdigest()[:16]
 
-    def _queue(self, name: str, diversions: list[_Target], hardphones: _Target) -> _QueuePlan:
-        queue = self.routing.queue(name)
-        assert queue is not None
+    def _keys(self, targets: tuple[_Target, ...]) -> tuple[str, ...]:
+        leases = (keys.route_leases(self.tenant, t.name) for t in targets)
+        return (keys.route_calls(self.tenant), keys.route_targets(self.tenant), *leases)
+
+    def _queue(self, queue: Queue, diversions: list[_Target], hardphones: _Target) -> _QueuePlan:
         trunks = [_trunk_target(self.routing, e.trunk, e.priority, e.weight) for e in queue.trunks]
         trunks.sort(key=lambda t: t.rank)  # stable: equal priorities keep the queue's order
         targets = (*trunks, *diversions, hardphones)
-        pairs = tuple(k for t in targets for k in (keys.route_target(self.tenant, t.name), keys.route_leases(self.tenant, t.name)))
-        return _QueuePlan(targets, len(trunks), (keys.route_calls(self.tenant), *pairs),
-                          tuple(a for t in targets for a in t.args()))
+        routes = tuple(decision_for(self.routing, queue, t.name, Level.NORMAL, Reason.OK) for t in targets)
+        return _QueuePlan(targets, routes, len(trunks), self._keys(targets),
+                          tuple(a for t in trunks for a in (t.rank, t.weight)))
 
 
 def _trunk_target(routing: TenantRouting, name: str, priority: int | None, weight: int | None) -> _Target:
@@ -170,16 +169,18 @@ class Planner:
         queued = plan.queues.get(queue)
         if queued is None:
             return decision_for(plan.routing, None, plan.routing.hardphones.name, Level.HARDPHONE, Reason.UNKNOWN_QUEUE)
-        head = (call_id, node, pbx, self.ttl_ms, queued.n_trunks, len(queued.targets) - queued.n_trunks - 1)
-        return ScriptCall(Script.DECIDE, queued.keys, head + queued.args)
+        return ScriptCall(Script.DECIDE, queued.keys, (call_id, node, pbx, self.ttl_ms, queued.n_trunks, *queued.args))
+
+    @staticmethod
+    def needs_load(reply: list[Any]) -> bool:
+        """True when the decide script found the tenant's targets missing (Redis lost them): load, then retry."""
+        return int(reply[0]) == 0
 
     def decision(self, tenant: str, queue: str, reply: list[Any]) -> Decision:
         """Parse the decide script's ``{index, level, reason, probe}``."""
-        plan = self._plan(tenant)
         index, level, reason, probe = reply
-        target = plan.queues[queue].targets[int(index) - 1]
-        return decision_for(plan.routing, plan.routing.queue(queue), target.name, Level(int(level)),
-                            Reason(_text(reason)), bool(int(probe)))
+        route = self._plan(tenant).queues[queue].routes[int(index) - 1]
+        return replace(route, level=Level(int(level)), reason=Reason(_text(reason)), probe=bool(int(probe)))
 
     def trunk_order(self, tenant: str, queue: str) -> list[tuple[str, int, int]]:
         """The queue's trunks as ``(name, priority, weight)`` in the order tried; empty for an unknown queue."""
@@ -189,25 +190,18 @@ class Planner:
     # -- leases -------------------------------------------------------------
 
     def release(self, tenant: str, call_id: str) -> ScriptCall:
-        plan = self._plan(tenant)
-        return ScriptCall(Script.RELEASE, (keys.route_calls(tenant), *plan.pairs), (call_id, *plan.names))
+        return ScriptCall(Script.RELEASE, self._plan(tenant).keys, (call_id,))
 
     def renew(self, tenant: str, call_id: str) -> ScriptCall:
-        plan = self._plan(tenant)
-        return ScriptCall(Script.RENEW, (keys.route_calls(tenant), *plan.pairs), (call_id, self.ttl_ms, *plan.names))
+        return ScriptCall(Script.RENEW, self._plan(tenant).keys, (call_id, self.ttl_ms))
 
     def clear_node(self, tenant: str, node: str) -> ScriptCall:
         """Drop every lease ``node`` took (call at node start: its calls died with it)."""
-        return self._sweep(tenant, 2, node, 0, ())
+        return ScriptCall(Script.SWEEP, self._plan(tenant).keys, (2, node, 0))
 
     def reconcile(self, tenant: str, pbx: str, live: set[str], grace_s: float) -> ScriptCall:
         """Drop ``pbx``'s leases older than ``grace_s`` whose call is not in ``live``."""
-        return self._sweep(tenant, 3, pbx, int(grace_s * 1000), tuple(sorted(live)))
-
-    def _sweep(self, tenant: str, field: int, value: str, grace_ms: int, live: tuple[str, ...]) -> ScriptCall:
-        plan = self._plan(tenant)
-        args = (field, value, grace_ms, len(plan.names), *plan.names, *live)
-        return ScriptCall(Script.SWEEP, (keys.route_calls(tenant), *plan.pairs), args)
+        return ScriptCall(Script.SWEEP, self._plan(tenant).keys, (3, pbx, int(grace_s * 1000), *sorted(live)))
 
     @staticmethod
     def dropped(reply: list[Any]) -> list[str]:
@@ -222,14 +216,14 @@ class Planner:
         if found is None:
             raise UnknownName(f"no trunk '{trunk}' for tenant '{tenant}'")
         policy = found.breaker
-        args = (str(outcome), call_id or "", policy.failures, int(policy.window_s * 1000), int(policy.cooldown_s * 1000))
-        return ScriptCall(Script.BREAKER, (keys.route_target(tenant, trunk),), args)
+        args = (trunk, str(outcome), call_id or "", policy.failures, int(policy.window_s * 1000),
+                int(policy.cooldown_s * 1000))
+        return ScriptCall(Script.BREAKER, (keys.route_targets(tenant),), args)
 
     # -- operators ----------------------------------------------------------
 
     def status(self, tenant: str) -> ScriptCall:
-        plan = self._plan(tenant)
-        return ScriptCall(Script.STATUS, (keys.route_calls(tenant), *plan.pairs), ())
+        return ScriptCall(Script.STATUS, self._plan(tenant).keys, ())
 
     def parse_status(self, tenant: str, reply: list[Any]) -> list[TargetStatus]:
         """Every target, trunks first; values Redis lacks are the config's (source config)."""
@@ -246,7 +240,7 @@ class Planner:
 
     def set_live(self, tenant: str, name: str, *, limit: int | None = None,
                  state: TrunkState | None = None) -> tuple[str, dict[str, str | int]]:
-        """The hash key and fields of a live change to a trunk or diversion (applies to the next call).
+        """The targets hash and the fields of a live change to a trunk or diversion (applies to the next call).
 
         Raises ``UnknownName`` for a name that is not a trunk or diversion,
         ``RouterMisuse`` for a negative limit or an empty change.
@@ -260,22 +254,20 @@ class Planner:
             raise RouterMisuse(f"limit must be 0 or more, not {limit}")
         fields: dict[str, str | int] = {}
         if limit is not None:
-            fields |= {"limit": limit, "limit_src": str(Source.LIVE)}
+            fields |= {f"{name}:limit": limit, f"{name}:limit_src": str(Source.LIVE)}
         if state is not None:
-            fields |= {"state": str(state), "state_src": str(Source.LIVE)}
-        return keys.route_target(tenant, name), fields
+            fields |= {f"{name}:state": str(state), f"{name}:state_src": str(Source.LIVE)}
+        return keys.route_targets(tenant), fields
 
     def load(self, tenant: str, *, force: bool = False) -> ScriptCall:
         """Put the config's limits and states into Redis; see ``load.lua`` for deploy vs restart."""
         plan = self._plan(tenant)
         args: tuple[str | int, ...] = (plan.digest, int(force))
         for t in plan.targets:
-            args += (t.name, t.limit, str(t.state))
-        return ScriptCall(Script.LOAD, (keys.route_meta(tenant), *(keys.route_target(tenant, n) for n in plan.names)), args)
+            args += (t.name, t.limit, str(t.state), t.cooldown_ms)
+        return ScriptCall(Script.LOAD, (keys.route_meta(tenant), keys.route_targets(tenant)), args)
 
     def stale_keys(self, tenant: str, reply: list[Any]) -> list[str]:
-        """Keys of targets an earlier config had and this one dropped (parse of the load reply)."""
-        plan = self._plan(tenant)
-        previous = (_text(reply[1]) or "").split(",")
-        gone = [n for n in previous if n and n not in plan.by_name]
-        return [k for n in gone for k in (keys.route_target(tenant, n), keys.route_leases(tenant, n))]
+        """Lease sets of targets an earlier config had and this one dropped (parse of the load reply)."""
+        dropped = (_text(reply[1]) or "").split(",")
+        return [keys.route_leases(tenant, name) for name in dropped if name]

@@ -87,10 +87,20 @@ class Router:
         reason = self.local.held_off(now)
         if reason is None:
             try:
-                return self.planner.decision(tenant, queue, self._run(planned))
-            except REDIS_FAULTS as exc:
+                return self._decide(tenant, queue, planned)
+            except (*REDIS_FAULTS, RouterUnavailable) as exc:
                 reason = self.local.redis_failed(exc, now)
         return self.local.decide(tenant, queue, call_id, reason, now)
+
+    def _decide(self, tenant: str, queue: str, call: ScriptCall) -> Decision:
+        reply = self._run(call)
+        if self.planner.needs_load(reply):
+            log.warning("routing state missing in Redis, loading the config again", tenant=tenant)
+            self._run(self.planner.load(tenant))
+            reply = self._run(call)
+            if self.planner.needs_load(reply):
+                raise RouterUnavailable("routing state still missing in Redis after loading it")
+        return self.planner.decision(tenant, queue, reply)
 
     def release(self, tenant: str, call_id: str) -> bool:
         """Free the call's slot (hang-up); idempotent. False if nothing was held or Redis failed

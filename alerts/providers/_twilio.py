@@ -9,6 +9,7 @@ outbox counts attempts.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -27,9 +28,17 @@ SMS_PATH = "/api/v1/webhooks/twilio/sms"
 _OURS = {20003, 20005, 20404, 21212, 21606, 21659, 21660, 21603, 21219}
 
 
+class _TimedHttpClient(AsyncTwilioHttpClient):
+    """twilio-python 9's async client ignores its own ``timeout`` (only a per-call one reaches aiohttp);
+    this enforces it around every request, so a hung API fails as a timeout instead of hanging."""
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.wait_for(super().request(*args, **kwargs), self.timeout)
+
+
 def make_client(account_sid: str, auth_token: str, base_url: str, *, timeout: float = 10.0) -> Client:
     """A twilio Client on aiohttp whose API domain is ``base_url`` (e.g. https://api.twilio.com)."""
-    client = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient(timeout=timeout))
+    client = Client(account_sid, auth_token, http_client=_TimedHttpClient(timeout=timeout))
     client.api.base_url = base_url.rstrip("/")
     return client
 

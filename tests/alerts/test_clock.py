@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from alerts import (
@@ -20,6 +21,7 @@ from alerts import (
     pause_escalation,
     reschedule_escalation,
     resume_escalation,
+    start_escalation,
     stop_escalation,
 )
 from alerts.clock import SlaClock
@@ -145,16 +147,16 @@ async def test_reschedule_lays_out_the_unfired_levels_again(sessions, tenant) ->
 
 async def test_business_hours_deadline_waits_for_monday(sessions, tenant) -> None:
     cal = load_calendars(REPO / "conf").for_tenant(tenant)
-    friday = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)            # 17:30 in Shanghai
+    friday = datetime(2026, 12, 4, 9, 40, tzinfo=UTC)            # 17:40 in Shanghai
     await start(sessions, tenant, "1001", started_at=friday, limit=timedelta(0), calendar=cal)
     async with sessions() as s:
         esc = (await s.execute(select(Escalation))).scalar_one()
-    # limit 0 → due at the start; L2 is 15 working minutes later: Friday 17:45; L3 Monday 09:00
+    # limit 0 → due at the start; L2 is 15 working minutes later: Friday 17:55; L3 (30) Monday 09:10
     clock = SlaClock(sessions, calendars=load_calendars(REPO / "conf"))
     assert esc.calendar == "cn-office"
     assert (await clock.run_once(friday + timedelta(minutes=15))).fired == 2
-    assert (await clock.run_once(datetime(2026, 12, 7, 0, 59, tzinfo=UTC))).fired == 0
-    assert (await clock.run_once(datetime(2026, 12, 7, 1, 0, tzinfo=UTC))).fired == 1
+    assert (await clock.run_once(datetime(2026, 12, 7, 1, 9, tzinfo=UTC))).fired == 0
+    assert (await clock.run_once(datetime(2026, 12, 7, 1, 10, tzinfo=UTC))).fired == 1
     rows = await outbox_rows(sessions, tenant)
     assert "CST" in rows[0].body, "the deadline is shown in the calendar's time zone"
 
@@ -178,21 +180,45 @@ async def test_recipient_without_any_address_is_a_visible_failure(sessions, tena
 
 
 async def test_two_workers_racing_fire_each_level_once(db_url, sessions, tenant) -> None:
-    tasks = [f"{n}" for n in range(40)]
-    for task in tasks:
-        await start(sessions, tenant, task)
+    tasks = [f"{n}" for n in range(60)]
+    async with sessions.begin() as s:
+        for task in tasks:
+            await start_escalation(s, tenant=tenant, task_id=task, plan=demo_plan(), started_at=T0, due_at=DUE)
     engines = [create_engine(db_url), create_engine(db_url)]
     try:
-        clocks = [SlaClock(session_factory(e), batch=7) for e in engines]
-        now = DUE + timedelta(hours=1)
-        results = await asyncio.gather(*(c.run_once(now) for c in clocks))
+        for e in engines:                   # connect first, so the race is between claims, not connects
+            async with e.connect() as conn:
+                await conn.execute(select(1))
+        clocks = [SlaClock(session_factory(e), batch=5) for e in engines]
+        results = await asyncio.gather(*(c.run_once(DUE + timedelta(hours=1)) for c in clocks))
     finally:
         for e in engines:
             await e.dispose()
-    assert sum(r.fired for r in results) == 3 * len(tasks), "a deadline claimed by both would count twice"
-    assert all(r.fired > 0 for r in results), f"both workers should have claimed some rows: {results}"
+    assert sum(r.fired for r in results) == 3 * len(tasks), f"a deadline claimed twice counts twice: {results}"
     rows = await outbox_rows(sessions, tenant)
     assert Counter((r.task_id, r.level) for r in rows) == Counter({(t, lv): 1 for t in tasks for lv in (1, 2, 3)})
+
+
+@pytest.mark.postgres
+async def test_rows_another_worker_holds_are_skipped_not_waited_for(db_url, sessions, tenant) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    for task in ("a", "b", "c", "d"):
+        await start(sessions, tenant, task, demo_plan(levels=demo_plan().levels[:1]))
+    other = create_engine(db_url)
+    try:
+        async with other.begin() as conn:   # another worker, mid-claim, holds a and b
+            held = (await conn.execute(
+                select(Deadline.id).join(Escalation).where(Escalation.task_id.in_(["a", "b"])).with_for_update()
+            )).scalars().all()
+            assert len(held) == 2
+            stats = await asyncio.wait_for(SlaClock(sessions).run_once(DUE), timeout=5)
+            assert stats.fired == 2, "the free rows fire without waiting for the held ones"
+        stats = await SlaClock(sessions).run_once(DUE)
+    finally:
+        await other.dispose()
+    assert stats.fired == 2
+    assert sorted(r.task_id for r in await outbox_rows(sessions, tenant)) == ["a", "b", "c", "d"]
 
 
 async def test_a_due_warning_fires_within_a_second(sessions, tenant) -> None:

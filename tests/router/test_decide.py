@@ -10,7 +10,7 @@ import redis
 
 from ivr.commands import RouteDecision, RouteKind as IvrRouteKind
 from router.decision import Decision, Reason
-from router.model import Level, RouteKind, TrunkState
+from router.model import Level, RouteKind, Source, TrunkState
 from router.sync import Router
 from tests.router.conftest import demo_config, diversion, trunk
 
@@ -84,11 +84,11 @@ def test_unknown_queue_goes_to_the_hard_phones(router: Router, tenant: str) -> N
         RouteKind.HARDPHONE, "desk", Level.HARDPHONE, Reason.UNKNOWN_QUEUE)
 
 
-def test_config_limits_apply_even_if_redis_lost_the_loaded_state(conf_dir: Path, tenant: str, redis_url: str,
-                                                                 sync_redis: redis.Redis) -> None:
-    router = Router.from_url(redis_url, demo_config(conf_dir, tenant), node="n")  # never loaded
-    assert not sync_redis.exists(f"hotline:{{{tenant}}}:route:target:primary")
+def test_a_router_reloads_the_config_if_redis_lost_it(router: Router, tenant: str, sync_redis: redis.Redis) -> None:
+    router.set_live(tenant, "primary", limit=1)
+    sync_redis.delete(f"hotline:{{{tenant}}}:route:targets")  # e.g. Redis restarted without persistence
     assert names(route_many(router, tenant, 151)) == {"primary": 100, "backup": 50, "keypad": 1}
+    assert router.status(tenant)[0].capacity_source is Source.CONFIG
 
 
 def test_decision_converts_to_the_ivr_route_decision(router: Router, tenant: str) -> None:

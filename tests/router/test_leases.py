@@ -78,9 +78,13 @@ def test_live_change_wins_until_the_next_deploy(conf_dir: Path, tenant: str, red
     assert (primary.capacity, primary.capacity_source, primary.state, primary.state_source) == (
         7, Source.LIVE, TrunkState.DRAIN, Source.LIVE)
 
+    for name in ("backup", "keypad", "speechbot"):
+        router.set_live(tenant, name, state=TrunkState.DOWN)
+    assert router.decide(tenant, "general", "chatting", pbx="ast-1").name == "chat"
+
     def bigger(routing: dict) -> None:
         routing["trunks"][0]["capacity"] = 120
-        routing["diversions"].pop()  # and a target is gone: its keys go too
+        routing["diversions"].pop()  # and a target is gone: its state and leases go too
 
     deployed = Router.from_url(redis_url, demo_config(conf_dir, tenant, bigger), node="n")
     assert deployed.load() == [tenant]
@@ -88,4 +92,5 @@ def test_live_change_wins_until_the_next_deploy(conf_dir: Path, tenant: str, red
     assert (primary.capacity, primary.capacity_source, primary.state, primary.state_source) == (
         120, Source.CONFIG, TrunkState.UP, Source.CONFIG)
     assert [s.name for s in deployed.status(tenant)] == ["primary", "backup", "keypad", "speechbot", "desk"]
-    assert not deployed.client.exists(f"hotline:{{{tenant}}}:route:target:chat")
+    assert not deployed.client.exists(f"hotline:{{{tenant}}}:route:leases:chat")
+    assert not [f for f in deployed.client.hkeys(f"hotline:{{{tenant}}}:route:targets") if f.startswith(b"chat:")]

@@ -1,8 +1,8 @@
-"""alerts
+"""alerts: escalations, pending deadlines (partial index on pending rows), outbox (dedup constraint)
 
 Revision ID: 0003_alerts
 Revises: 0002_flows
-Create Date: 2026-11-28 03:56:57.489781
+Create Date: 2026-11-28 04:08:40.067914
 """
 
 from alembic import op
@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('recipient', sa.String(length=128), nullable=False),
     sa.Column('recipient_name', sa.String(length=128), nullable=False),
+    sa.Column('contact', sa.JSON(), nullable=False),
     sa.Column('channel', sa.Enum('wecom', 'email', 'sms', 'voice', 'pbx_voice', 'log', name='channel', native_enum=False, length=16), nullable=False),
     sa.Column('address', sa.String(length=256), nullable=False),
     sa.Column('subject', sa.String(length=256), nullable=False),

@@ -1,0 +1,127 @@
+"""The live figures in Redis: call states, gauges, today's counts, and the intervals waiting for a roll-up.
+
+Strategy: a batch's whole effect on Redis (states, gauge deltas, day counts,
+dirty intervals) goes in one MULTI/EXEC, so either all of it lands or none
+and the batch is retried. The stored call states carry the last entry id
+applied, which is what makes that retry (or a redelivery) harmless.
+
+Hash fields are ``dimension|name|figure``: dimension and figure never hold a
+``|``, so a name (a dial string, say) may.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from api.stats.intervals import INTERVAL_S, interval_start
+from api.stats.offers import IN_USE, WAITING, CallState, Tally
+from hotline.keys import stats_calls, stats_day, stats_dirty, stats_live
+
+__all__ = ["DAY_TTL_S", "ENDED_TTL_S", "STALE_S", "claim_dirty", "load_states", "mark_dirty", "snapshot", "sweep", "write"]
+
+#: Today's counts are kept this long (yesterday's stay readable for a day).
+DAY_TTL_S = 2 * 86_400
+#: A hung-up call's empty state is kept this long, so a redelivered batch finds it.
+ENDED_TTL_S = 600
+#: A call with open offers and no event for this long lost its hang-up: it is forgotten.
+STALE_S = 4 * 3600
+#: Figures the monitor shows per target, in order.
+FIGURES = (WAITING, IN_USE, "offered", "answered", "abandoned", "diverted")
+
+
+def day_of(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y%m%d")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def load_states(redis: aioredis.Redis, tenant: str, call_ids: list[str]) -> dict[str, CallState]:
+    """The stored state of each call (a fresh one for calls not seen yet)."""
+    if not call_ids:
+        return {}
+    stored = await redis.hmget(stats_calls(tenant), call_ids)
+    return {cid: CallState.from_json(raw) if raw else CallState() for cid, raw in zip(call_ids, stored)}
+
+
+async def write(redis: aioredis.Redis, tenant: str, states: dict[str, CallState], tally: Tally) -> None:
+    """Store the states and everything the tally collected, atomically."""
+    pipe = redis.pipeline(transaction=True)
+    if states:
+        pipe.hset(stats_calls(tenant), mapping={cid: s.to_json() for cid, s in states.items()})
+    _add_gauges(pipe, tenant, tally)
+    days: set[str] = set()
+    for f in tally.finished:
+        key = stats_day(tenant, day_of(f.ended))
+        days.add(key)
+        pipe.hincrby(key, f"{f.dim}|{f.name}|offered", 1)
+        pipe.hincrby(key, f"{f.dim}|{f.name}|{f.result}", 1)
+    for key in days:
+        pipe.expire(key, DAY_TTL_S)
+    if tally.finished:
+        pipe.sadd(stats_dirty(tenant), *{interval_start(f.ended) for f in tally.finished})
+    await pipe.execute()
+
+
+def _add_gauges(pipe: Any, tenant: str, tally: Tally) -> None:
+    for (dim, name, figure), delta in tally.gauges.items():
+        if delta:
+            pipe.hincrby(stats_live(tenant), f"{dim}|{name}|{figure}", delta)
+
+
+async def sweep(redis: aioredis.Redis, tenant: str, now: float) -> int:
+    """Drop ended calls' states after ``ENDED_TTL_S`` and forget stale ones; returns states removed."""
+    tally = Tally()
+    drop: list[str] = []
+    async for cid, raw in redis.hscan_iter(stats_calls(tenant)):
+        state = CallState.from_json(raw)
+        if not state.offers and state.ts < now - ENDED_TTL_S:
+            drop.append(_text(cid))
+        elif state.offers and state.ts < now - STALE_S:
+            tally.expire(state)
+            drop.append(_text(cid))
+    if drop:
+        pipe = redis.pipeline(transaction=True)
+        pipe.hdel(stats_calls(tenant), *drop)
+        _add_gauges(pipe, tenant, tally)
+        await pipe.execute()
+    return len(drop)
+
+
+async def claim_dirty(redis: aioredis.Redis, tenant: str, now: float, grace_s: float) -> list[int]:
+    """Intervals over (by ``grace_s``) that need their report rewritten; they leave the dirty set.
+
+    The caller rolls them up next; should that fail it calls ``mark_dirty``.
+    """
+    starts = sorted(int(_text(v)) for v in await redis.smembers(stats_dirty(tenant)))
+    due = [s for s in starts if s + INTERVAL_S + grace_s <= now]
+    if due:
+        await redis.srem(stats_dirty(tenant), *due)
+    return due
+
+
+async def mark_dirty(redis: aioredis.Redis, tenant: str, starts: Iterable[int]) -> None:
+    starts = list(starts)
+    if starts:
+        await redis.sadd(stats_dirty(tenant), *starts)
+
+
+async def snapshot(redis: aioredis.Redis, tenant: str, now: float | None = None) -> dict[str, dict[str, dict[str, int]]]:
+    """Live figures as ``{dimension: {name: {figure: n}}}``: gauges now, counts since UTC midnight."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(stats_live(tenant))
+    pipe.hgetall(stats_day(tenant, day_of(time.time() if now is None else now)))
+    gauges, counts = await pipe.execute()
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for field, value in [*gauges.items(), *counts.items()]:
+        dim, _, rest = _text(field).partition("|")
+        name, _, figure = rest.rpartition("|")
+        figures = out.setdefault(dim, {}).setdefault(name, dict.fromkeys(FIGURES, 0))
+        figures[figure] = max(0, int(value))
+    return {dim: dict(sorted(names.items())) for dim, names in sorted(out.items())}

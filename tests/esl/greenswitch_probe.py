@@ -1,0 +1,99 @@
+"""Drive greenswitch 0.0.19 against the simulated FreeSWITCH, to show its faults (run as a child process).
+
+    python tests/esl/greenswitch_probe.py <probe> <port>
+
+Prints one JSON object per finding on stdout. The parent test
+(test_greenswitch_faults.py) runs the simulator and reads them. gevent
+patches this process only.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+from greenswitch import esl  # noqa: E402
+
+logging.disable(logging.CRITICAL)  # greenswitch's own warnings would flood stderr in the spin probe
+
+
+def say(**finding: object) -> None:
+    print(json.dumps(finding), flush=True)
+
+
+def blocked(fn, *args, wait: float = 1.5) -> tuple[bool, object]:
+    """Run ``fn`` in a greenlet; (True, None) if it has not returned after ``wait`` seconds."""
+    job = gevent.spawn(fn, *args)
+    job.join(timeout=wait)
+    if not job.ready():
+        job.kill(block=False)
+        return True, None
+    return False, job.value if job.successful() else repr(job.exception)
+
+
+def inbound_drop(port: int) -> None:
+    """The switch closes the socket while a command waits for its reply."""
+    client = esl.InboundESL("127.0.0.1", port, "ClueCon", timeout=2)
+    client.connect()
+    say(step="connected", connected=client.connected)
+    stuck, _ = blocked(client.send, "api status")
+    say(step="send during drop", blocked=stuck, connected=client.connected)
+    gevent.sleep(1.0)  # the switch is listening again by now
+    stuck, value = blocked(client.send, "api version", wait=0.5)
+    say(step="send after drop", blocked=stuck, result=str(value), connected=client.connected)
+
+
+def inbound_fifo(port: int) -> None:
+    """``api status`` answers slowly; a caller that gave up on it gets its reply for the next command."""
+    client = esl.InboundESL("127.0.0.1", port, "ClueCon", timeout=2)
+    client.connect()
+    stuck, _ = blocked(client.send, "api status", wait=0.3)
+    stuck2, reply = blocked(client.send, "api version", wait=3)
+    say(step="fifo", first_blocked=stuck, second_got=getattr(reply, "data", str(reply)))
+
+
+def inbound_spin(port: int) -> None:
+    """Connect and wait; the parent makes the switch close mid-body and measures our CPU time."""
+    client = esl.InboundESL("127.0.0.1", port, "ClueCon", timeout=2)
+    client.connect()
+    say(step="ready")
+    gevent.sleep(30)
+
+
+def outbound(port: int) -> None:
+    """An outbound app as greenswitch's README writes it; the simulated call's caller presses nothing."""
+    outcome: dict[str, object] = {}
+
+    class App:
+        def __init__(self, session: esl.OutboundSession) -> None:
+            self.session = session
+
+        def run(self) -> None:
+            self.session.myevents()
+            self.session.answer()
+            self.session.call_command("playback", "a.wav")  # block=False, twice: no event-lock
+            self.session.call_command("playback", "b.wav")
+            digits = self.session.play_and_get_digits(1, 6, 1, 2000, "#", "x.wav", "y.wav", "hotline_amount",
+                                                      "\\d+", 1000, response_timeout=2)
+            outcome["digits"] = digits
+            outcome["blocked_playback"], _ = blocked(self.session.playback, "c.wav", wait=1.5)
+            self.session.stop()
+
+    server = esl.OutboundESLServer("127.0.0.1", port, application=App, max_connections=5)
+    gevent.spawn(server.listen)
+    gevent.sleep(0.2)
+    say(step="listening")
+    gevent.sleep(4)
+    say(step="outbound", **outcome)
+    server.stop()
+
+
+if __name__ == "__main__":
+    {"inbound-drop": inbound_drop, "inbound-fifo": inbound_fifo, "inbound-spin": inbound_spin,
+     "outbound": outbound}[sys.argv[1]](int(sys.argv[2]))
