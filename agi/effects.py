@@ -14,11 +14,26 @@ from agi.session import FinishCall, RecordHangup, ReleaseCall, ReportDial, Route
 from hotline.keys import pbx_events_stream
 from hotline.pbx_events import STREAM_MAXLEN
 
-__all__ = ["AsyncEffects", "SyncEffects"]
+__all__ = ["AsyncEffects", "SyncEffects", "effects_client"]
+
+
+def effects_client(url: str, *, max_connections: int = 64, timeout_s: float = 2.0) -> Any:
+    """An asyncio Redis client for ``AsyncEffects``: callers wait for a free connection (up to
+    ``timeout_s``) instead of failing when every connection is busy."""
+    import redis.asyncio as aioredis
+
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout_s,
+                                                    socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    return aioredis.Redis.from_pool(pool)
 
 
 class AsyncEffects:
-    """``router``: ``router.aio.AsyncRouter``; ``redis``: ``redis.asyncio.Redis``; ``rules``: ``ivr.IntentRules``."""
+    """``router``: ``router.aio.AsyncRouter``; ``redis``: ``redis.asyncio.Redis``; ``rules``: ``ivr.IntentRules``.
+
+    Build ``redis`` with ``effects_client``: redis-py's default pool raises
+    ``MaxConnectionsError`` past 100 concurrent users, i.e. past 100 calls
+    ending at once; a blocking pool makes them queue instead.
+    """
 
     def __init__(self, router: Any, redis: Any, rules: Any) -> None:
         self.router, self.redis, self.rules = router, redis, rules

@@ -25,6 +25,11 @@ def dialect(session: AsyncSession) -> str:
 
 
 def insert_ignore(session: AsyncSession, table: Table, conflict_columns: list[str], **values: Any) -> Any:
-    """An INSERT that does nothing when ``conflict_columns`` already hold these values (the dedup key)."""
+    """An INSERT that does nothing when ``conflict_columns`` already hold these values (the dedup key).
+
+    Without ``values`` the statement takes its rows as execute parameters (one or many).
+    """
     ins = postgresql.insert(table) if dialect(session) == "postgresql" else sqlite.insert(table)
-    return ins.values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    if values:
+        ins = ins.values(**values)
+    return ins.on_conflict_do_nothing(index_elements=conflict_columns)

@@ -96,7 +96,8 @@ class BusinessCalendar:
         for day in week:
             for a, b in zip(day, day[1:]):
                 if b.start < a.end:
-                    raise CalendarError(f"calendar {name}: working hours overlap ({a.start}-{a.end}, {b.start}-{b.end})")
+                    raise CalendarError(f"calendar {name}: working hours overlap "
+                                        f"({a.start}-{a.end}, {b.start}-{b.end})")
         default_hours = next((day for day in week if day), ())
         return cls(name, tz, week, country, subdiv, frozenset(holidays or ()), frozenset(workdays or ()),
                    default_hours)

@@ -44,7 +44,8 @@ def alerts() -> None:
 
 
 @alerts.command("list")
-@click.option("--state", type=click.Choice([s.value for s in AlertState]), default=None, help="Only alerts in this state.")
+@click.option("--state", type=click.Choice([s.value for s in AlertState]), default=None,
+              help="Only alerts in this state.")
 @click.option("--task", "task_id", default=None, help="Only this task's alerts.")
 @click.option("--tenant", default=None, help="Only this tenant's alerts.")
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")

@@ -29,7 +29,7 @@ from alerts.plan import Contact, Level, Plan
 from hotline.logs import get_logger
 from hotline.models.base import utcnow
 
-__all__ = ["FireStats", "RecipientResolver", "SlaClock", "queue_level"]
+__all__ = ["FireStats", "RecipientResolver", "SlaClock", "insert_alerts", "level_rows"]
 
 log = get_logger(__name__)
 DEDUP = ["tenant", "task_id", "level", "recipient", "channel"]
@@ -64,30 +64,38 @@ def outbox_values(esc: Escalation, level: Level, contact: Contact, *, channel: A
                 failed_at=now if state == AlertState.FAILED else None)
 
 
-async def queue_level(session: AsyncSession, esc: Escalation, plan: Plan, level: Level, contacts: Sequence[Contact],
-                      *, now: datetime, conf: AlertsConf, tz: Any = None) -> int:
-    """Insert this level's outbox rows (first reachable channel per recipient); returns rows new to the outbox."""
+def level_rows(esc: Escalation, plan: Plan, level: Level, contacts: Sequence[Contact], *, now: datetime,
+               conf: AlertsConf, tz: Any = None) -> list[dict[str, Any]]:
+    """This level's outbox rows: one per recipient, on the first channel of the chain they have an address for."""
     subject, text = compose(plan, level, esc.due_at, now, tz)
     chain = channel_chain(level.channels, conf.failover)
-    queued = 0
+    rows = []
     for contact in contacts:
         channel = next((ch for ch in chain if contact.address(ch)), None)
         if channel is None:
             log.error("alert cannot reach recipient: no address on any channel", tenant=esc.tenant,
                       task_id=esc.task_id, alert_level=level.level, recipient=contact.key, channels=",".join(chain))
-            values = outbox_values(esc, level, contact, channel=chain[0], address="", subject=subject, text=text,
-                                   link=plan.link, now=now, state=AlertState.FAILED,
-                                   error=f"no address for {contact.key} on {', '.join(chain)}")
+            rows.append(outbox_values(esc, level, contact, channel=chain[0], address="", subject=subject, text=text,
+                                      link=plan.link, now=now, state=AlertState.FAILED,
+                                      error=f"no address for {contact.key} on {', '.join(chain)}"))
         else:
-            values = outbox_values(esc, level, contact, channel=channel, address=contact.address(channel) or "",
-                                   subject=subject, text=text, link=plan.link, now=now)
-        result = await session.execute(insert_ignore(session, OutboxAlert.__table__, DEDUP, **values))
-        if result.rowcount:
-            queued += 1
-        else:
-            log.info("alert already in outbox; not queued again", tenant=esc.tenant, task_id=esc.task_id,
-                     alert_level=level.level, recipient=contact.key, channel=values["channel"])
-    return queued
+            rows.append(outbox_values(esc, level, contact, channel=channel, address=contact.address(channel) or "",
+                                      subject=subject, text=text, link=plan.link, now=now))
+    return rows
+
+
+async def insert_alerts(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows under the dedup constraint in one statement; returns how many were new."""
+    if not rows:
+        return 0
+    table = OutboxAlert.__table__
+    stmt = insert_ignore(session, table, DEDUP).returning(*(table.c[k] for k in DEDUP))
+    new = {tuple(r) for r in (await session.execute(stmt, rows)).all()}
+    for row in rows:
+        if tuple(row[k] for k in DEDUP) not in new:
+            log.info("alert already in outbox; not queued again", tenant=row["tenant"], task_id=row["task_id"],
+                     alert_level=row["level"], recipient=row["recipient"], channel=row["channel"])
+    return len(new)
 
 
 class SlaClock:
@@ -119,14 +127,17 @@ class SlaClock:
             escs = {e.id: e for e in (await session.execute(
                 select(Escalation).where(Escalation.id.in_(ids)).order_by(Escalation.id).with_for_update()
             )).scalars()}
+            rows: list[dict[str, Any]] = []
             for row in sorted(claimed, key=lambda r: (r.fire_at, r.level)):
-                await self._fire(session, escs.get(row.escalation_id), row, now, stats)
+                rows += await self._fire(session, escs.get(row.escalation_id), row, now, stats)
+            stats.queued = await insert_alerts(session, rows)
         if stats.queued and self.on_fired:
             self.on_fired()
         return stats
 
     async def _fire(self, session: AsyncSession, esc: Escalation | None, row: Any, now: datetime,
-                    stats: FireStats) -> None:
+                    stats: FireStats) -> list[dict[str, Any]]:
+        """The outbox rows one claimed deadline fires (none when it is skipped, with the reason logged)."""
         reason = self._skip_reason(esc, row)
         plan = level = None
         if reason is None and esc is not None:
@@ -137,22 +148,24 @@ class SlaClock:
         if reason is not None or esc is None or plan is None or level is None:
             stats.skipped += 1
             stats.skips.append(reason or "")
-            log.info("deadline skipped", deadline=row.id, escalation=row.escalation_id, alert_level=row.level, reason=reason)
-            return
+            log.info("deadline skipped", deadline=row.id, escalation=row.escalation_id, alert_level=row.level,
+                     reason=reason)
+            return []
         contacts = list(level.recipients) or await self._resolve(session, esc, level.level)
         if not contacts:
             stats.skipped += 1
             stats.skips.append("no recipients")
+            why = "the resolver named nobody" if self.resolver else "no recipients and no resolver"
             log.error("! level fired with nobody to tell", tenant=esc.tenant, task_id=esc.task_id,
-                      alert_level=level.level, reason="no recipients" if self.resolver else "no recipients and no resolver")
-            return
+                      alert_level=level.level, reason=why)
+            return []
         cal = self.calendars.get(esc.calendar)
-        stats.queued += await queue_level(session, esc, plan, level, contacts, now=now, conf=self.conf,
-                                          tz=cal.tz if cal else None)
+        rows = level_rows(esc, plan, level, contacts, now=now, conf=self.conf, tz=cal.tz if cal else None)
         stats.fired += 1
         esc.fired_level = level.level if esc.fired_level is None else max(esc.fired_level, level.level)
         log.info("→ level fired", tenant=esc.tenant, task_id=esc.task_id, alert_level=level.level,
                  lag_s=round((now - row.fire_at).total_seconds(), 3))
+        return rows
 
     async def _resolve(self, session: AsyncSession, esc: Escalation, level: int) -> list[Contact]:
         if self.resolver is None:

@@ -76,7 +76,8 @@ class AlertsConf(_Conf):
         return self
 
 
-def channel_chain(channels: tuple[Channel, ...] | list[Channel], failover: dict[Channel, list[Channel]]) -> list[Channel]:
+def channel_chain(channels: tuple[Channel, ...] | list[Channel],
+                  failover: dict[Channel, list[Channel]]) -> list[Channel]:
     """A level's channels in order, then the configured failover of each, without repeats."""
     chain: list[Channel] = []
     todo = list(channels)
@@ -154,7 +155,8 @@ def load_calendars(conf_dir: Path) -> Calendars:
             errors.append(ConfigError(str(path), line_of(data, ("calendars", name)), str(exc)))
     for tenant, name in conf.tenants.items():
         if name not in conf.calendars:
-            errors.append(ConfigError(str(path), line_of(data, ("tenants", tenant)), f"tenant {tenant}: no calendar {name!r}",
+            errors.append(ConfigError(str(path), line_of(data, ("tenants", tenant)),
+                                      f"tenant {tenant}: no calendar {name!r}",
                                       hint=f"define it under calendars: or use one of {sorted(conf.calendars)}"))
     if errors:
         raise ConfigErrors(errors)

@@ -12,9 +12,12 @@ twice on one channel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import case, literal, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts._sql import insert_ignore
@@ -25,7 +28,7 @@ from alerts.plan import Contact, Plan
 from alerts.providers.base import Receipt
 from hotline.logs import get_logger
 
-__all__ = ["defer", "fail_over", "mark_delivered", "mark_sent", "retry_alert"]
+__all__ = ["Outcome", "defer", "fail_over", "mark_delivered", "mark_sent", "retry_alert", "write_outcomes"]
 
 log = get_logger(__name__)
 T = OutboxAlert.__table__
@@ -35,16 +38,66 @@ def _guard(alert_id: int, attempts: int) -> list:
     return [T.c.id == alert_id, T.c.attempts == attempts, T.c.state == AlertState.QUEUED]
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One claimed alert's result to write: sent (``receipt``) or retry at ``until`` (``error``)."""
+
+    alert_id: int
+    attempts: int
+    receipt: Receipt | None = None
+    until: datetime | None = None
+    error: str | None = None
+
+
+def _at(value: datetime | None) -> Any:
+    """A time as a bound value of the columns' own UTC type (CASE branches carry no column type)."""
+    return literal(value, T.c.next_attempt_at.type)
+
+
+async def write_outcomes(session: AsyncSession, outcomes: list[Outcome], now: datetime) -> set[int]:
+    """Write many sent / retry-later outcomes in two statements; returns the ids actually written.
+
+    Rows are locked in id order first (the order ``alerts.escalation`` locks
+    outbox rows in), then updated with per-row values and the same
+    (id, attempts, state) guard as a single write: an id missing from the
+    result was stale (lease expired and taken over, or cancelled meanwhile).
+    """
+    if not outcomes:
+        return set()
+    ids = sorted(o.alert_id for o in outcomes)
+    await session.execute(select(T.c.id).where(T.c.id.in_(ids)).order_by(T.c.id).with_for_update())
+    written: set[int] = set()
+    sent = [o for o in outcomes if o.receipt is not None]
+    later = [o for o in outcomes if o.receipt is None]
+    if sent:
+        by = {o.alert_id: o for o in sent}
+        state = {i: str(AlertState.DELIVERED if o.receipt and o.receipt.delivered else AlertState.SENT)
+                 for i, o in by.items()}
+        delivered = [i for i, o in by.items() if o.receipt and o.receipt.delivered]
+        stmt = (update(T).where(T.c.id.in_(by), T.c.state == AlertState.QUEUED,
+                                T.c.attempts == case({i: o.attempts for i, o in by.items()}, value=T.c.id))
+                .values(state=case(state, value=T.c.id), sent_at=now,
+                        delivered_at=case((T.c.id.in_(delivered), _at(now)), else_=null()) if delivered else null(),
+                        provider_id=case({i: o.receipt.provider_id for i, o in by.items() if o.receipt}, value=T.c.id),
+                        claimed_by=None, last_error=None)
+                .returning(T.c.id))
+        written |= set((await session.execute(stmt)).scalars())
+    if later:
+        by = {o.alert_id: o for o in later}
+        stmt = (update(T).where(T.c.id.in_(by), T.c.state == AlertState.QUEUED,
+                                T.c.attempts == case({i: o.attempts for i, o in by.items()}, value=T.c.id))
+                .values(next_attempt_at=case({i: _at(o.until) for i, o in by.items()}, value=T.c.id), claimed_by=None,
+                        last_error=case({i: (o.error or "")[:2000] for i, o in by.items()}, value=T.c.id))
+                .returning(T.c.id))
+        written |= set((await session.execute(stmt)).scalars())
+    for stale in sorted(set(ids) - written):
+        log.warning("outcome not recorded: claim no longer ours (lease expired or alert cancelled)", alert=stale)
+    return written
+
+
 async def mark_sent(session: AsyncSession, alert_id: int, attempts: int, receipt: Receipt, now: datetime) -> bool:
     """The provider accepted it; False when this worker's claim was stale (nothing written)."""
-    state = AlertState.DELIVERED if receipt.delivered else AlertState.SENT
-    result = await session.execute(update(T).where(*_guard(alert_id, attempts)).values(
-        state=state, sent_at=now, delivered_at=now if receipt.delivered else None,
-        provider_id=receipt.provider_id, claimed_by=None, last_error=None))
-    if not result.rowcount:
-        log.warning("send outcome not recorded: claim no longer ours (lease expired or alert cancelled)",
-                    alert=alert_id, attempt=attempts)
-    return bool(result.rowcount)
+    return bool(await write_outcomes(session, [Outcome(alert_id, attempts, receipt=receipt)], now))
 
 
 async def defer(session: AsyncSession, alert_id: int, attempts: int, until: datetime, error: str | None, *,
@@ -107,8 +160,8 @@ async def _queue_next(session: AsyncSession, esc: Escalation, row: OutboxAlert, 
         result = await session.execute(insert_ignore(session, T, DEDUP, **values).returning(T.c.id))
         new_id = result.scalar_one_or_none()
         if new_id is not None:
-            log.info("↻ failed over", tenant=row.tenant, task_id=row.task_id, alert_level=row.level, recipient=row.recipient,
-                     failed=row.channel, to=channel, reason=reason)
+            log.info("↻ failed over", tenant=row.tenant, task_id=row.task_id, alert_level=row.level,
+                     recipient=row.recipient, failed=row.channel, to=channel, reason=reason)
             return int(new_id)
     log.error("! alert failed on every channel: recipient not reached", tenant=row.tenant, task_id=row.task_id,
               alert_level=row.level, recipient=row.recipient, channels=",".join(chain), reason=reason)
@@ -122,7 +175,8 @@ async def mark_delivered(session: AsyncSession, alert_id: int, now: datetime) ->
     return bool(result.rowcount)
 
 
-async def retry_alert(session: AsyncSession, alert_id: int, *, now: datetime, tenant: str | None = None) -> OutboxAlert | None:
+async def retry_alert(session: AsyncSession, alert_id: int, *, now: datetime,
+                      tenant: str | None = None) -> OutboxAlert | None:
     """Queue a failed or cancelled alert again, from attempt zero (operator's ``alerts retry``).
 
     Returns the row, or None when there is no such alert (in this tenant) or it is not failed/cancelled.

@@ -44,7 +44,8 @@ async def find_escalation(session: AsyncSession, tenant: str, task_id: str | int
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def _deadlines(esc: Escalation, plan: Plan, calendar: BusinessCalendar | None, *, after_level: int | None) -> list[Deadline]:
+def _deadlines(esc: Escalation, plan: Plan, calendar: BusinessCalendar | None, *,
+               after_level: int | None) -> list[Deadline]:
     times = fire_times(plan, esc.started_at, esc.due_at, calendar)
     return [Deadline(escalation_id=esc.id, level=n, fire_at=at, generation=esc.generation, state=DeadlineState.PENDING)
             for n, at in sorted(times.items()) if after_level is None or n > after_level]
@@ -110,7 +111,8 @@ async def _settle(session: AsyncSession, esc: Escalation, state: EscalationState
     return True
 
 
-async def stop_escalation(session: AsyncSession, tenant: str, task_id: str | int, *, reason: str = "task acted on") -> bool:
+async def stop_escalation(session: AsyncSession, tenant: str, task_id: str | int, *,
+                          reason: str = "task acted on") -> bool:
     """The task was acted on (approved, handled, closed): no further level fires, queued alerts are cancelled.
 
     Returns False (and logs why) when there was nothing to stop.
@@ -138,7 +140,8 @@ async def acknowledge(session: AsyncSession, esc: Escalation, *, now: datetime, 
     Returns False when the escalation was already settled (a second ack is harmless).
     """
     if esc.state in (EscalationState.ACKED, EscalationState.STOPPED):
-        log.info("acknowledgement ignored", tenant=esc.tenant, task_id=esc.task_id, why=f"escalation already {esc.state}")
+        log.info("acknowledgement ignored", tenant=esc.tenant, task_id=esc.task_id,
+                 why=f"escalation already {esc.state}")
         return False
     if not await _settle(session, esc, EscalationState.ACKED, f"acknowledged by {by} via {via}"):
         log.info("acknowledgement ignored", tenant=esc.tenant, task_id=esc.task_id, why="settled meanwhile")

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.acklinks import AckLinks
 from alerts.config import AlertsConf
-from alerts.delivery import backoff, defer, fail_over, mark_sent
+from alerts.delivery import Outcome, backoff, defer, fail_over, write_outcomes
 from alerts.models import AlertState, OutboxAlert
 from alerts.plan import Channel
 from alerts.providers.registry import ProviderSet
@@ -108,7 +108,8 @@ class Outbox:
 
     async def _claim(self, now: datetime, limit: int | None) -> tuple[list[Claimed], int]:
         due = (select(T.c.id).where(T.c.state == AlertState.QUEUED, T.c.next_attempt_at <= now)
-               .order_by(T.c.next_attempt_at, T.c.id).limit(limit or self.concurrency).with_for_update(skip_locked=True))
+               .order_by(T.c.next_attempt_at, T.c.id).limit(limit or self.concurrency)
+               .with_for_update(skip_locked=True))
         stmt = (update(T).where(T.c.id.in_(due))
                 .values(attempts=T.c.attempts + 1, next_attempt_at=now + self.conf.lease, claimed_by=self.worker)
                 .returning(*_CLAIM_COLUMNS))
@@ -166,33 +167,27 @@ class Outbox:
             log.exception("provider raised an unexpected error; treated as transient", alert=c.id, channel=c.channel)
             return TryLater(f"unexpected {type(exc).__name__}: {exc}")
 
-    async def _record(self, session: AsyncSession, c: Claimed, outcome: Any, now: datetime,
-                      stats: DrainStats) -> bool:
-        """Write a sent or retry-later outcome; False when the outcome needs a failover instead."""
+    def _outcome(self, c: Claimed, result: Receipt | TryLater | GiveUp, now: datetime) -> Outcome | None:
+        """What to write for a sent or retry-later result; None when the result needs a failover."""
         where = dict(alert=c.id, tenant=c.tenant, task_id=c.task_id, alert_level=c.level, channel=c.channel,
                      attempt=c.attempts)
-        if isinstance(outcome, Receipt):
-            ok = await mark_sent(session, c.id, c.attempts, outcome, now)
-            stats.sent += ok
-            stats.stale += not ok
-            log.info("← alert sent", provider_id=outcome.provider_id, **where)
-            return True
+        if isinstance(result, Receipt):
+            log.info("← alert sent", provider_id=result.provider_id, **where)
+            return Outcome(c.id, c.attempts, receipt=result)
         retry = self.conf.retry
-        if isinstance(outcome, TryLater) and c.attempts < retry.max_attempts:
+        if isinstance(result, TryLater) and c.attempts < retry.max_attempts:
             delay = backoff(c.attempts, base=retry.base, cap=retry.cap, jitter=self.rng())
-            if outcome.after is not None:
-                delay = max(delay, timedelta(seconds=outcome.after))
-            ok = await defer(session, c.id, c.attempts, now + delay, outcome.reason)
-            stats.retried += ok
-            stats.stale += not ok
-            log.info("↻ alert will be retried", reason=outcome.reason, in_s=round(delay.total_seconds(), 1), **where)
-            return True
-        if isinstance(outcome, GiveUp):
-            log.warning("! alert refused", reason=outcome.reason, fault=str(outcome.fault), **where)
-        return False
+            if result.after is not None:
+                delay = max(delay, timedelta(seconds=result.after))
+            log.info("↻ alert will be retried", reason=result.reason, in_s=round(delay.total_seconds(), 1), **where)
+            return Outcome(c.id, c.attempts, until=now + delay, error=result.reason)
+        if isinstance(result, GiveUp):
+            log.warning("! alert refused", reason=result.reason, fault=str(result.fault), **where)
+        return None
 
-    async def _fail(self, c: Claimed, outcome: TryLater | GiveUp, now: datetime, stats: DrainStats) -> None:
-        reason = outcome.reason if isinstance(outcome, GiveUp) else f"gave up after {c.attempts} attempts: {outcome.reason}"
+    async def _fail(self, c: Claimed, result: TryLater | GiveUp, now: datetime, stats: DrainStats) -> None:
+        reason = (result.reason if isinstance(result, GiveUp)
+                  else f"gave up after {c.attempts} attempts: {result.reason}")
         async with self.sessions.begin() as session:
             new_id = await fail_over(session, c.id, now=now, conf=self.conf, reason=reason, attempts=c.attempts)
         stats.failed += 1
@@ -201,20 +196,27 @@ class Outbox:
     async def send_claimed(self, claimed: list[Claimed], now: datetime) -> DrainStats:
         """Send a claimed batch all at once, then write the outcomes.
 
-        Sent and retry-later outcomes go in one transaction, row by row in id
-        order (the order ``alerts.escalation`` locks outbox rows in, so an
-        acknowledgement and a dispatcher never deadlock); each failover gets its
-        own transaction, because it locks the escalation first.
+        Sent and retry-later outcomes are written together in one transaction
+        (``write_outcomes``, rows locked in id order, as acknowledgements lock
+        them); each failover gets its own transaction, because it locks the
+        escalation first.
         """
         stats = DrainStats()
-        outcomes = await asyncio.gather(*(self._attempt(c, now) for c in claimed))
-        failing = []
+        results = await asyncio.gather(*(self._attempt(c, now) for c in claimed))
+        outcomes, failing = [], []
+        for c, result in zip(claimed, results):
+            outcome = self._outcome(c, result, now)
+            if outcome is None:
+                failing.append((c, result))
+            else:
+                outcomes.append(outcome)
         async with self.sessions.begin() as session:
-            for c, outcome in sorted(zip(claimed, outcomes), key=lambda pair: pair[0].id):
-                if not await self._record(session, c, outcome, now, stats):
-                    failing.append((c, outcome))
-        for c, outcome in failing:
-            await self._fail(c, outcome, now, stats)
+            written = await write_outcomes(session, outcomes, now)
+        stats.sent = sum(1 for o in outcomes if o.receipt is not None and o.alert_id in written)
+        stats.retried = sum(1 for o in outcomes if o.receipt is None and o.alert_id in written)
+        stats.stale = len(outcomes) - len(written)
+        for c, result in failing:
+            await self._fail(c, result, now, stats)
         return stats
 
     async def dispatch_once(self, now: datetime) -> tuple[DrainStats, bool]:

@@ -54,7 +54,8 @@ async def list_(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(400, "bad_request", f"state is one of {', '.join(AlertState)}; limit is a number") from exc
     async with request.app[SESSIONS]() as session:
-        rows = await list_alerts(session, tenant=who.tenant, state=state, task_id=request.query.get("task"), limit=limit)
+        rows = await list_alerts(session, tenant=who.tenant, state=state, task_id=request.query.get("task"),
+                                 limit=limit)
     return web.json_response({"alerts": [alert_json(a) for a in rows]})
 
 
@@ -79,7 +80,8 @@ async def retry(request: web.Request) -> web.Response:
             raise ApiError(404, "not_found", f"no alert {alert_id}")
         row = await retry_alert(session, alert_id, now=utcnow(), tenant=who.tenant)
         if row is None:
-            raise ApiError(409, "conflict", f"alert {alert_id} is {exists.state}; only failed or cancelled alerts are retried")
+            raise ApiError(409, "conflict",
+                           f"alert {alert_id} is {exists.state}; only failed or cancelled alerts are retried")
         body = alert_json(row)
     await record_audit(request, "alert.retry", f"alert:{alert_id}")
     return web.json_response(body)
@@ -175,7 +177,8 @@ async def twilio_voice(request: web.Request) -> web.Response:
             return _twiml(ack_twiml("This alert no longer exists. Goodbye."))
         if form.get("Digits") == "1":
             result = await ack_alert(session, alert_id, now=utcnow(), by=alert.recipient, via="voice")
-            return _twiml(ack_twiml("Acknowledged. Thank you." if result.acked else "This was already settled. Goodbye."))
+            said = "Acknowledged. Thank you." if result.acked else "This was already settled. Goodbye."
+            return _twiml(ack_twiml(said))
         return _twiml(alert_twiml(spoken(alert.subject, alert.body), _self_url(request)))
 
 

@@ -29,10 +29,18 @@ MAX_FLOW_BYTES = 256 * 1024
 
 def invalid(errors: list[ConfigError]) -> web.Response:
     """422 in the API's error shape, with every located error."""
-    return web.json_response({"error": {
-        "code": "invalid", "message": "; ".join(str(e) for e in errors[:5]) + (" ..." if len(errors) > 5 else ""),
-        "errors": [{"file": e.file, "line": e.line, "message": e.message, "hint": e.hint} for e in errors]}},
-        status=422)
+    return web.json_response(
+        {
+            "error": {
+                "code": "invalid",
+                "message": "; ".join(str(e) for e in errors[:5]) + (" ..." if len(errors) > 5 else ""),
+                "errors": [
+                    {"file": e.file, "line": e.line, "message": e.message, "hint": e.hint} for e in errors
+                ],
+            }
+        },
+        status=422,
+    )
 
 
 async def _yaml_body(request: web.Request) -> str:
@@ -56,9 +64,20 @@ async def list_flows(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[SESSIONS]() as session:
         latest = await latest_versions(session, who.tenant)
-    return web.json_response({"flows": [
-        {"key": k, "name": v.flow.name, "version": v.version, "version_id": v.id, "templates": v.flow.template_names}
-        for k, v in sorted(latest.items())]})
+    return web.json_response(
+        {
+            "flows": [
+                {
+                    "key": k,
+                    "name": v.flow.name,
+                    "version": v.version,
+                    "version_id": v.id,
+                    "templates": v.flow.template_names,
+                }
+                for k, v in sorted(latest.items())
+            ]
+        }
+    )
 
 
 @routes.get("/api/v1/flows/{key}")
@@ -66,13 +85,28 @@ async def get_flow(request: web.Request) -> web.Response:
     who = principal(request)
     key = request.match_info["key"]
     async with request.app[SESSIONS]() as session:
-        row = (await session.execute(select(FlowVersion).where(FlowVersion.tenant == who.tenant, FlowVersion.flow_key == key)
-                                     .order_by(FlowVersion.id.desc()).limit(1))).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(FlowVersion)
+                .where(FlowVersion.tenant == who.tenant, FlowVersion.flow_key == key)
+                .order_by(FlowVersion.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
     if row is None:
         raise ApiError(404, "not_found", f"no flow {key!r}")
-    return web.json_response({"key": key, "version": row.version, "version_id": row.id, "digest": row.digest,
-                              "origin": row.origin, "created_at": row.created_at.isoformat(), "source": row.source,
-                              "definition": row.definition})
+    return web.json_response(
+        {
+            "key": key,
+            "version": row.version,
+            "version_id": row.id,
+            "digest": row.digest,
+            "origin": row.origin,
+            "created_at": row.created_at.isoformat(),
+            "source": row.source,
+            "definition": row.definition,
+        }
+    )
 
 
 @routes.put("/api/v1/flows/{key}")
@@ -83,16 +117,30 @@ async def put_flow(request: web.Request) -> web.Response:
     try:
         async with request.app[SESSIONS].begin() as session:
             directory = await load_directory(session, who.tenant)
-            done = await deploy(session, who.tenant, key, text, origin=f"api:{who.name}#{who.id}", now=utcnow(),
-                                directory=directory, file=_file(who.tenant, key))
+            done = await deploy(
+                session,
+                who.tenant,
+                key,
+                text,
+                origin=f"api:{who.name}#{who.id}",
+                now=utcnow(),
+                directory=directory,
+                file=_file(who.tenant, key),
+            )
     except ConfigErrors as exc:
         return invalid(exc.errors)
     except IntegrityError as exc:
-        raise ApiError(409, "conflict", f"flow {key!r} was deployed by someone else at the same moment; retry") from exc
+        raise ApiError(
+            409, "conflict", f"flow {key!r} was deployed by someone else at the same moment; retry"
+        ) from exc
     if done.created:
-        await record_audit(request, "flow.deploy", key, {"version": done.info.version, "digest": done.info.digest})
-    return web.json_response({"key": key, "version": done.info.version, "version_id": done.info.id,
-                              "created": done.created}, status=201 if done.created else 200)
+        await record_audit(
+            request, "flow.deploy", key, {"version": done.info.version, "digest": done.info.digest}
+        )
+    return web.json_response(
+        {"key": key, "version": done.info.version, "version_id": done.info.id, "created": done.created},
+        status=201 if done.created else 200,
+    )
 
 
 @routes.post("/api/v1/flows/{key}/validate")

@@ -39,16 +39,34 @@ async def get_people(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[SESSIONS]() as session:
         directory = await load_directory(session, who.tenant)
-        loads = dict((await session.execute(
-            select(Person.key, Person.open_tasks).where(Person.tenant == who.tenant))).all())
+        loads = dict(
+            (
+                await session.execute(
+                    select(Person.key, Person.open_tasks).where(Person.tenant == who.tenant)
+                )
+            ).all()
+        )
     online = await online_people(request.app[REDIS], who.tenant, now_ms=int(time.time() * 1000))
-    return web.json_response({
-        "units": [{"key": u.key, "name": u.name, "parent": u.parent, "manager": u.manager}
-                  for u in directory.units.values()],
-        "people": [{**p.contact(), "unit": p.unit, "roles": list(p.roles), "active": p.active,
-                    "manager": directory.manager_of(p.key), "online": p.key in online, "open_tasks": loads.get(p.key, 0)}
-                   for p in directory.people.values()],
-    })
+    return web.json_response(
+        {
+            "units": [
+                {"key": u.key, "name": u.name, "parent": u.parent, "manager": u.manager}
+                for u in directory.units.values()
+            ],
+            "people": [
+                {
+                    **p.contact(),
+                    "unit": p.unit,
+                    "roles": list(p.roles),
+                    "active": p.active,
+                    "manager": directory.manager_of(p.key),
+                    "online": p.key in online,
+                    "open_tasks": loads.get(p.key, 0),
+                }
+                for p in directory.people.values()
+            ],
+        }
+    )
 
 
 async def _flows_broken_by(request: web.Request, tenant: str, directory: Directory) -> list[ConfigError]:
@@ -57,7 +75,9 @@ async def _flows_broken_by(request: web.Request, tenant: str, directory: Directo
         sources = {v.key: await session.get(FlowVersion, v.id) for v in latest.values()}
     errors: list[ConfigError] = []
     for key, row in sources.items():
-        _, found = read_flow_text(row.source if row else "", f"flows/{tenant}/{key}.yaml (deployed)", directory, key)
+        _, found = read_flow_text(
+            row.source if row else "", f"flows/{tenant}/{key}.yaml (deployed)", directory, key
+        )
         errors += found
     return errors
 
@@ -79,7 +99,9 @@ async def put_people(request: web.Request) -> web.Response:
         return invalid(broken)
     async with request.app[SESSIONS].begin() as session:
         revision = await replace_directory(session, who.tenant, org, f"api:{who.name}#{who.id}", utcnow())
-    await record_audit(request, "people.replace", who.tenant, {"revision": revision, "people": len(org.people)})
+    await record_audit(
+        request, "people.replace", who.tenant, {"revision": revision, "people": len(org.people)}
+    )
     return web.json_response({"revision": revision, "people": len(org.people), "units": len(org.units)})
 
 
@@ -97,10 +119,12 @@ async def post_presence(request: web.Request) -> web.Response:
     try:
         body = _Presence.model_validate(await request.json())
     except (json.JSONDecodeError, ValidationError) as exc:
-        raise ApiError(400, "bad_request", f"send {{\"online\": true, \"ttl_s\": 300}}: {exc}") from exc
+        raise ApiError(400, "bad_request", f'send {{"online": true, "ttl_s": 300}}: {exc}') from exc
     async with request.app[SESSIONS]() as session:
         person = await person_named(session, who.tenant, who.name)
     if person is None:
         raise ApiError(403, "forbidden", f"token name {who.name!r} is not a person of this tenant")
-    await set_online(request.app[REDIS], who.tenant, person, body.online, now_ms=int(time.time() * 1000), ttl_s=body.ttl_s)
+    await set_online(
+        request.app[REDIS], who.tenant, person, body.online, now_ms=int(time.time() * 1000), ttl_s=body.ttl_s
+    )
     return web.json_response({"person": person, "online": body.online})

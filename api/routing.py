@@ -56,7 +56,9 @@ async def _change(request: web.Request) -> tuple[int | None, TrunkState | None]:
         raise ApiError(400, "bad_request", "give limit, state, or both")
     limit, state = body.get("limit"), body.get("state")
     if "limit" in body and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise ApiError(400, "bad_request", f"limit must be a whole number of calls, 0 or more, not {json.dumps(limit)}")
+        raise ApiError(
+            400, "bad_request", f"limit must be a whole number of calls, 0 or more, not {json.dumps(limit)}"
+        )
     if "state" in body and state not in {s.value for s in TrunkState}:
         raise ApiError(400, "bad_request", f"state must be one of up, down, drain, not {json.dumps(state)}")
     return limit, None if state is None else TrunkState(state)
@@ -86,6 +88,8 @@ async def patch_trunk(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", f"no trunk '{name}'") from exc
     except RouterUnavailable as exc:
         raise ApiError(503, "redis_unavailable", str(exc)) from exc
-    details: dict[str, Any] = {k: v for k, v in (("limit", limit), ("state", state and str(state))) if v is not None}
+    details: dict[str, Any] = {
+        k: v for k, v in (("limit", limit), ("state", state and str(state))) if v is not None
+    }
     await record_audit(request, action="routing.trunk.update", target=name, details=details)
     return web.json_response(asdict(row))

@@ -72,10 +72,18 @@ async def get_tickets(request: web.Request) -> web.Response:
     q = request.query
     limit = min(_int(q.get("limit", str(PAGE_LIMIT)), "limit"), PAGE_LIMIT)
     async with request.app[SESSIONS]() as session:
-        tickets = await list_tickets(session, who.tenant, who.role, utcnow(), caller=q.get("caller") or None,
-                                     state=_state(q.get("state")), flow=q.get("flow") or None,
-                                     assignee=q.get("assignee") or None, overdue=_flag(q.get("overdue"), "overdue"),
-                                     limit=limit)
+        tickets = await list_tickets(
+            session,
+            who.tenant,
+            who.role,
+            utcnow(),
+            caller=q.get("caller") or None,
+            state=_state(q.get("state")),
+            flow=q.get("flow") or None,
+            assignee=q.get("assignee") or None,
+            overdue=_flag(q.get("overdue"), "overdue"),
+            limit=limit,
+        )
     return web.json_response({"tickets": tickets})
 
 
@@ -96,8 +104,12 @@ async def get_inbox(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         person = await person_named(session, who.tenant, who.name)
         if person is None:
-            raise ApiError(403, "forbidden", f"token name {who.name!r} is not a person of this tenant; an inbox "
-                           "belongs to the person whose id is the token's --name")
+            raise ApiError(
+                403,
+                "forbidden",
+                f"token name {who.name!r} is not a person of this tenant; an inbox "
+                "belongs to the person whose id is the token's --name",
+            )
         tasks = await inbox(session, who.tenant, person, utcnow())
     return web.json_response({"person": person, "tasks": tasks})
 
@@ -122,17 +134,31 @@ async def act(request: web.Request) -> web.Response:
         action = Action(request.match_info["action"])
     except ValueError:
         allowed = ", ".join(a.value for a in Action)
-        raise ApiError(400, "bad_request", f"unknown action {request.match_info['action']!r}; one of {allowed}") from None
+        raise ApiError(
+            400, "bad_request", f"unknown action {request.match_info['action']!r}; one of {allowed}"
+        ) from None
     body = await _json_body(request)
     actor = await actor_of(request, who)
     presence = presence_source(request.app[REDIS], who.tenant, lambda: int(time.time() * 1000))
     async with request.app[SESSIONS].begin() as session:
-        [result] = await perform(session, who.tenant, actor, [ActionRequest(task_id, action, body)], now=utcnow(),
-                                 presence=presence)
+        [result] = await perform(
+            session,
+            who.tenant,
+            actor,
+            [ActionRequest(task_id, action, body)],
+            now=utcnow(),
+            presence=presence,
+        )
         if isinstance(result, ActionRefused):
             raise refused(result)
-    return web.json_response({
-        "task": {"id": result.task_id, "state": str(result.task_state), "version": result.task_version},
-        "ticket": {"id": result.ticket_id, "state": str(result.ticket_state), "current_node": result.current_node,
-                   "result": result.result},
-    })
+    return web.json_response(
+        {
+            "task": {"id": result.task_id, "state": str(result.task_state), "version": result.task_version},
+            "ticket": {
+                "id": result.ticket_id,
+                "state": str(result.ticket_state),
+                "current_node": result.current_node,
+                "result": result.result,
+            },
+        }
+    )

@@ -60,14 +60,18 @@ async def _stream(redis: aioredis.Redis, tenant: str, n: int, amount: int = 500)
         await pipe.execute()
 
 
-async def _drain(consumer: StreamConsumer, handler: Callable[[list[Entry]], Awaitable[None]], n: int) -> float:
+async def _drain(
+    consumer: StreamConsumer, handler: Callable[[list[Entry]], Awaitable[None]], n: int
+) -> float:
     start, done = time.perf_counter(), 0
     while done < n:
         done += await consumer.run_once(handler)
     return time.perf_counter() - start
 
 
-async def intake_per_event(sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int) -> float:
+async def intake_per_event(
+    sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int
+) -> float:
     tenant = f"b{uuid.uuid4().hex[:8]}"
     await setup_demo(sessions, tenant)
     await _stream(redis, tenant, n)
@@ -79,25 +83,33 @@ async def intake_per_event(sessions: async_sessionmaker[AsyncSession], redis: ai
         for entry in entries:
             async with sessions.begin() as session:
                 catalog = await catalogs.get(session, tenant)
-                await intake(session, tenant, [IntentEvent.from_fields(entry.fields)], catalog=catalog, now=utcnow())
+                await intake(
+                    session, tenant, [IntentEvent.from_fields(entry.fields)], catalog=catalog, now=utcnow()
+                )
 
     return n / await _drain(consumer, handle, n)
 
 
-async def intake_batched(sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int,
-                         amount: int = 500) -> tuple[float, str]:
+async def intake_batched(
+    sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int, amount: int = 500
+) -> tuple[float, str]:
     tenant = f"b{uuid.uuid4().hex[:8]}"
     await setup_demo(sessions, tenant)
     await _stream(redis, tenant, n, amount)
     consumer = StreamConsumer(redis, intents_stream(tenant), "flows", "bench", batch=BATCH, block_ms=10)
     await ensure_group(redis, consumer.stream, "flows")
-    return n / await _drain(consumer, intake_handler(sessions, consumer, tenant, CatalogCache(1.0)), n), tenant
+    return n / await _drain(
+        consumer, intake_handler(sessions, consumer, tenant, CatalogCache(1.0)), n
+    ), tenant
 
 
 async def _open_tasks(sessions: async_sessionmaker[AsyncSession], tenant: str) -> list[tuple[int, str, str]]:
     async with sessions() as session:
-        rows = await session.execute(select(Task.id, Task.assignee, Task.node_type).where(
-            Task.tenant == tenant, Task.state.in_(OPEN_TASK_STATES)).order_by(Task.id))
+        rows = await session.execute(
+            select(Task.id, Task.assignee, Task.node_type)
+            .where(Task.tenant == tenant, Task.state.in_(OPEN_TASK_STATES))
+            .order_by(Task.id)
+        )
         return [tuple(r) for r in rows.all()]
 
 
@@ -107,14 +119,16 @@ async def lives(sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redi
     _, tenant = await intake_batched(sessions, redis, n, amount=5000)
     while tasks := await _open_tasks(sessions, tenant):
         for i in range(0, len(tasks), per):
-            chunk = tasks[i:i + per]
+            chunk = tasks[i : i + per]
             by_person: dict[str, list[ActionRequest]] = {}
             for task_id, assignee, node_type in chunk:
                 action = Action.APPROVE if node_type == "approve" else Action.HANDLE
                 by_person.setdefault(assignee, []).append(ActionRequest(task_id, action, {}))
             async with sessions.begin() as session:
                 for person, requests in by_person.items():
-                    results = await perform(session, tenant, Actor(person, Role.AGENT, person), requests, now=utcnow())
+                    results = await perform(
+                        session, tenant, Actor(person, Role.AGENT, person), requests, now=utcnow()
+                    )
                     assert all(not isinstance(r, Exception) for r in results), results[:3]
     return n / (time.perf_counter() - start)
 
@@ -172,14 +186,17 @@ async def spiff_lives(dsn: str, seconds: float) -> float | str:
         workflow = BpmnWorkflow(spec)
         workflow.data.update({"amount": 5000})
         workflow.do_engine_steps()
-        row = await conn.fetchval("INSERT INTO spiff_state (state) VALUES ($1) RETURNING id",
-                                  serializer.serialize_json(workflow))
+        row = await conn.fetchval(
+            "INSERT INTO spiff_state (state) VALUES ($1) RETURNING id", serializer.serialize_json(workflow)
+        )
         while not workflow.is_completed():
             for task in workflow.get_tasks(state=TaskState.READY, manual=True):
                 task.data.update({"approved": True, "amount": 5000})
                 task.run()
             workflow.do_engine_steps()
-            await conn.execute("UPDATE spiff_state SET state = $1 WHERE id = $2", serializer.serialize_json(workflow), row)
+            await conn.execute(
+                "UPDATE spiff_state SET state = $1 WHERE id = $2", serializer.serialize_json(workflow), row
+            )
         done += 1
     await conn.close()
     return done / (time.perf_counter() - start)
@@ -223,8 +240,15 @@ async def main() -> None:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await conn.close()
     await redis.aclose()
-    print(json.dumps({k: {m: round(v) if isinstance(v, float) else v for m, v in r.items()} for k, r in results.items()},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                k: {m: round(v) if isinstance(v, float) else v for m, v in r.items()}
+                for k, r in results.items()
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

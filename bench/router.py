@@ -13,7 +13,8 @@ to the backup and diversions (a batch of 200 calls fills primary 100, backup
   decision (p50/p99) and round trips per decision, counted by a connection
   that counts its writes (one write = one round trip when not pipelined);
 * pipelined: the same EVALSHA calls sent 200 at a time (``Planner`` builds
-  them, as ``Router.decide`` does) -- throughput from one process;
+  them, as ``Router.decide`` does) -- throughput from one process; also from
+  two threads of the process pipelining at once, so packing overlaps Redis;
 * asyncio: ``AsyncRouter.decide`` from 64 concurrent tasks;
 * cluster: sequential and pipelined against a local 3-node Redis Cluster, all
   keys in the tenant's one slot (started and stopped here, loopback only).
@@ -27,13 +28,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shutil
+import socket
 import statistics
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,7 +77,9 @@ def percentiles(samples_ns: list[int]) -> tuple[float, float]:
     return cuts[49] / 1000, cuts[98] / 1000
 
 
-def report(name: str, calls: int, seconds: float, latencies: list[int] | None = None, trips: float | None = None) -> None:
+def report(
+    name: str, calls: int, seconds: float, latencies: list[int] | None = None, trips: float | None = None
+) -> None:
     line = f"{name:<38} {calls / seconds:>9,.0f} decisions/s"
     if latencies:
         p50, p99 = percentiles(latencies)
@@ -101,12 +107,12 @@ def sequential(router: Router, tenant: str, calls: int) -> tuple[float, list[int
     return busy, latencies
 
 
-def pipelined(router: Router, client: Any, tenant: str, calls: int) -> tuple[float, float]:
+def pipelined(router: Router, client: Any, tenant: str, calls: int, prefix: str = "p") -> tuple[float, float]:
     """Seconds spent deciding ``calls`` calls 200 per pipeline, and seconds for the whole cycle with releases."""
     shas = {s: router._scripts[s].sha for s in (Script.DECIDE, Script.RELEASE)}
     deciding, started = 0.0, time.perf_counter()
     for start in range(0, calls, BATCH):
-        ids = [f"p{start + i}" for i in range(BATCH)]
+        ids = [f"{prefix}{start + i}" for i in range(BATCH)]
         t0 = time.perf_counter()
         pipe = client.pipeline(transaction=False)
         for call_id in ids:
@@ -123,7 +129,21 @@ def pipelined(router: Router, client: Any, tenant: str, calls: int) -> tuple[flo
     return deciding, time.perf_counter() - started
 
 
-async def concurrent(url: str, config: RoutingConfig, tenant: str, calls: int, tasks: int = 64) -> tuple[float, list[int]]:
+def pipelined_threads(router: Router, client: Any, tenant: str, calls: int, threads: int = 2) -> float:
+    """Wall seconds for ``threads`` threads pipelining ``calls`` calls between them: while Redis runs one
+    thread's batch, the other packs its next (the GIL is released while a thread waits on the socket)."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [
+            pool.submit(pipelined, router, client, tenant, calls // threads, f"t{n}-") for n in range(threads)
+        ]:
+            done.result()
+    return time.perf_counter() - started
+
+
+async def concurrent(
+    url: str, config: RoutingConfig, tenant: str, calls: int, tasks: int = 64
+) -> tuple[float, list[int]]:
     router = AsyncRouter.from_url(url, config.model_copy(update={"timeout_ms": 5000}), node="bench")
     latencies: list[int] = []
 
@@ -151,7 +171,9 @@ class Naive:
         routing = config.tenants[tenant]
         self.client = client
         self.order = [(t.name, t.capacity) for t in routing.trunks]
-        self.order += [(d.name, d.capacity if d.capacity is not None else 10**9) for d in routing.diversions_by_level()]
+        self.order += [
+            (d.name, d.capacity if d.capacity is not None else 10**9) for d in routing.diversions_by_level()
+        ]
         self.key = {name: f"naive:{{{tenant}}}:{name}" for name, _ in self.order}
         for name, capacity in self.order:
             client.set(self.key[name] + ":limit", capacity)
@@ -182,10 +204,14 @@ def naive_sequential(naive: Naive, calls: int) -> list[int]:
     return latencies
 
 
-async def naive_concurrent(url: str, tenant: str, config: RoutingConfig, calls: int, tasks: int = 64) -> tuple[float, list[int]]:
+async def naive_concurrent(
+    url: str, tenant: str, config: RoutingConfig, calls: int, tasks: int = 64
+) -> tuple[float, list[int]]:
     client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, max_connections=tasks))
     routing = config.tenants[tenant]
-    order = [(t.name, t.capacity) for t in routing.trunks] + [(d.name, d.capacity or 10**9) for d in routing.diversions_by_level()]
+    order = [(t.name, t.capacity) for t in routing.trunks] + [
+        (d.name, d.capacity or 10**9) for d in routing.diversions_by_level()
+    ]
     for name, capacity in order:
         await client.set(f"naive:{{{tenant}}}:{name}:limit", capacity)
     latencies: list[int] = []
@@ -217,17 +243,29 @@ async def naive_concurrent(url: str, tenant: str, config: RoutingConfig, calls: 
 
 
 def evalsha_calls(client: Any) -> int:
-    stats = client.info("commandstats")
     if isinstance(client, RedisCluster):
+        stats = client.info("commandstats", target_nodes=RedisCluster.ALL_NODES)
         return sum(node.get("cmdstat_evalsha", {}).get("calls", 0) for node in stats.values())
-    return stats.get("cmdstat_evalsha", {}).get("calls", 0)
+    return client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
 
 
-def run_router(name: str, client: Any, config: RoutingConfig, tenant: str, calls: int,
-               count_writes: Callable[[], int] | None) -> None:
+def run_router(
+    name: str,
+    client: Any,
+    config: RoutingConfig,
+    tenant: str,
+    calls: int,
+    count_writes: Callable[[], int] | None,
+    pipe_client: Any = None,
+) -> None:
+    """All modes of the Lua router; ``pipe_client`` pipelines (a cluster client refuses to pipeline EVALSHA,
+    so for a cluster it is a plain client of the node that owns the tenant's slot)."""
+    pipe_client = pipe_client or client
     router = Router(client, config, node="bench")
     router.load()
-    router.decide(tenant, "billing", "warm-up", pbx="bench")  # loads the scripts (EVALSHA → NOSCRIPT → LOAD once)
+    router.decide(
+        tenant, "billing", "warm-up", pbx="bench"
+    )  # loads the scripts (EVALSHA → NOSCRIPT → LOAD once)
     router.release(tenant, "warm-up")
     writes, evalsha = count_writes() if count_writes else 0, evalsha_calls(client)
     busy, latencies = sequential(router, tenant, calls)
@@ -235,13 +273,19 @@ def run_router(name: str, client: Any, config: RoutingConfig, tenant: str, calls
     per_call = (evalsha_calls(client) - evalsha) / (2 * calls)
     report(f"{name}: lua, sequential", calls, busy, latencies, trips)
     print(f"{'':<38} server: {per_call:.2f} EVALSHA per decision and per release, nothing else")
-    deciding, cycle = pipelined(router, client, tenant, calls)
+    deciding, cycle = pipelined(router, pipe_client, tenant, calls)
     report(f"{name}: lua, pipelined x{BATCH}", calls, deciding)
     report(f"{name}: lua, pipelined x{BATCH} incl. release", calls, cycle)
+    report(
+        f"{name}: lua, 2 threads pipelining, incl. release",
+        calls,
+        pipelined_threads(router, pipe_client, tenant, calls),
+    )
 
 
-def run_naive(name: str, client: Any, config: RoutingConfig, tenant: str, calls: int,
-              count_writes: Callable[[], int]) -> None:
+def run_naive(
+    name: str, client: Any, config: RoutingConfig, tenant: str, calls: int, count_writes: Callable[[], int]
+) -> None:
     naive = Naive(client, tenant, config)
     writes = count_writes()
     latencies = naive_sequential(naive, calls)
@@ -249,32 +293,56 @@ def run_naive(name: str, client: Any, config: RoutingConfig, tenant: str, calls:
     report(f"{name}: naive, sequential", calls, sum(latencies) / 1e9, latencies, decides / calls)
 
 
+def cluster_port() -> int:
+    """A free loopback port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = random.randint(20_000, 50_000)
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+
+
+def answers(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.2).ping())
+    except redis.RedisError:
+        return False
+
+
 @contextmanager
 def local_cluster(binary: str, cli: str) -> Iterator[RedisCluster | None]:
     """A 3-master Redis Cluster on loopback for the duration of the block, or None if it cannot start."""
-    from tests.conftest import free_port
-
     workdir = tempfile.mkdtemp(prefix="hotline-bench-cluster-")
-    ports = [free_port() for _ in range(3)]
+    ports = [cluster_port() for _ in range(3)]
+    server = ["--bind", "127.0.0.1", "--cluster-enabled", "yes", "--save", "", "--appendonly", "no"]
     procs = [
-        subprocess.Popen([binary, "--port", str(p), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                          "--cluster-config-file", f"nodes-{p}.conf", "--save", "", "--appendonly", "no",
-                          "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [binary, "--port", str(p), "--cluster-config-file", f"nodes-{p}.conf", "--dir", workdir, *server],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for p in ports
     ]
     try:
-        time.sleep(0.5)
-        created = subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-                                  "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=30)
+        wait_until(lambda: all(answers(p) for p in ports))
+        create = [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas", "0"]
+        created = subprocess.run(
+            [*create, "--cluster-yes"], capture_output=True, text=True, timeout=30, check=False
+        )
         if created.returncode != 0:
             print(f"cluster: could not create: {created.stdout[-300:]} {created.stderr[-300:]}")
             yield None
             return
-        for _ in range(100):
-            if "cluster_state:ok" in subprocess.run([cli, "-p", str(ports[0]), "cluster", "info"],
-                                                    capture_output=True, text=True).stdout:
-                break
-            time.sleep(0.1)
+        info = [cli, "-p", str(ports[0]), "cluster", "info"]
+        wait_until(
+            lambda: (
+                "cluster_state:ok" in subprocess.run(info, capture_output=True, text=True, check=False).stdout
+            )
+        )
         client = RedisCluster(host="127.0.0.1", port=ports[0])
         try:
             yield client
@@ -285,6 +353,12 @@ def local_cluster(binary: str, cli: str) -> Iterator[RedisCluster | None]:
             proc.kill()
             proc.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_until(ready: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def drop(client: Any, tenant: str) -> None:
@@ -322,9 +396,11 @@ def main() -> None:
         return
     with local_cluster(binary, cli) as cluster:
         if cluster is not None:
-            print(f"cluster: 3 masters; the tenant's slot {cluster.keyslot('{' + tenant + '}')} "
-                  f"on {cluster.get_node_from_key('{' + tenant + '}').name}")
-            run_router("cluster", cluster, config, tenant, calls, None)
+            owner = cluster.get_node_from_key("{" + tenant + "}")
+            print(
+                f"cluster: 3 masters; the tenant's slot {cluster.keyslot('{' + tenant + '}')} on {owner.name}"
+            )
+            run_router("cluster", cluster, config, tenant, calls, None, cluster.get_redis_connection(owner))
 
 
 if __name__ == "__main__":

@@ -190,6 +190,10 @@ async def main(args: argparse.Namespace) -> None:
             fire, idle = await timed_fire(clock, loader, args.rounds)
             print(f"{size:>10,} {load_s:>7.1f} {statistics.median(fire):>9.1f} {pct(fire, 90):>9.1f} "
                   f"{statistics.median(fire) / BATCH:>8.3f} {statistics.median(idle):>9.2f} {pct(idle, 90):>9.2f}")
+        plan = await conn.fetch("EXPLAIN SELECT id FROM alert_deadlines WHERE state = 'pending' AND fire_at <= $1 "
+                                "ORDER BY fire_at LIMIT 200 FOR UPDATE SKIP LOCKED", NOW)
+        scan = next((r[0].strip() for r in plan if "Scan" in r[0]), "?")
+        print(f"claim plan at {loaded:,} pending: {scan.split('  (')[0]}")
         lags = await fire_lag(clock, loader)
         print(f"fire lag over {loaded:,} pending, poll 250 ms, {len(lags)} deadlines (s): "
               f"p50 {pct(lags, 50):.3f}  p99 {pct(lags, 99):.3f}  max {lags[-1]:.3f}")

@@ -104,8 +104,14 @@ class _Reason(_Body):
 
 
 _BODIES: dict[Action, type[BaseModel]] = {
-    Action.CLAIM: _Body, Action.APPROVE: _Body, Action.REJECT: _Body, Action.HANDLE: _Handle,
-    Action.TRANSFER: _Transfer, Action.COMMENT: _Comment, Action.CANCEL: _Reason, Action.REOPEN: _Reason,
+    Action.CLAIM: _Body,
+    Action.APPROVE: _Body,
+    Action.REJECT: _Body,
+    Action.HANDLE: _Handle,
+    Action.TRANSFER: _Transfer,
+    Action.COMMENT: _Comment,
+    Action.CANCEL: _Reason,
+    Action.REOPEN: _Reason,
 }
 
 
@@ -113,32 +119,68 @@ def _body(request: ActionRequest) -> Any:
     try:
         return _BODIES[request.action].model_validate(dict(request.body))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
         raise BadAction(f"{request.action} body: {problems}") from exc
 
 
 async def _lock(session: AsyncSession, tenant: str, task_ids: list[int]) -> dict[int, TicketDraft]:
     """Lock the tickets of these tasks (bumping their version) and read them."""
     t = Ticket.__table__
-    owners = select(Task.__table__.c.ticket_id).where(Task.__table__.c.tenant == tenant,
-                                                       Task.__table__.c.id.in_(task_ids))
-    rows = (await session.execute(t.update().where(t.c.tenant == tenant, t.c.id.in_(owners))
-                                  .values(version=t.c.version + 1).returning(*t.c))).all()
+    owners = select(Task.__table__.c.ticket_id).where(
+        Task.__table__.c.tenant == tenant, Task.__table__.c.id.in_(task_ids)
+    )
+    rows = (
+        await session.execute(
+            t.update()
+            .where(t.c.tenant == tenant, t.c.id.in_(owners))
+            .values(version=t.c.version + 1)
+            .returning(*t.c)
+        )
+    ).all()
     flows = await definitions(session, [r.flow_version_id for r in rows])
-    return {r.id: TicketDraft(
-        tenant=r.tenant, flow=flows[r.flow_version_id], flow_version_id=r.flow_version_id, template=r.template,
-        call_id=r.call_id, caller=r.caller, opened_at=r.opened_at, last_call_at=r.last_call_at, intent=r.intent,
-        priority=r.priority, state=r.state, result=r.result, current_node=r.current_node, step=r.step,
-        fields=dict(r.fields), outcomes=dict(r.outcomes), actors=dict(r.actors), repeat=r.repeat,
-        closed_at=r.closed_at, updated_at=r.updated_at, version=r.version, id=r.id) for r in rows}
+    return {
+        r.id: TicketDraft(
+            tenant=r.tenant,
+            flow=flows[r.flow_version_id],
+            flow_version_id=r.flow_version_id,
+            template=r.template,
+            call_id=r.call_id,
+            caller=r.caller,
+            opened_at=r.opened_at,
+            last_call_at=r.last_call_at,
+            intent=r.intent,
+            priority=r.priority,
+            state=r.state,
+            result=r.result,
+            current_node=r.current_node,
+            step=r.step,
+            fields=dict(r.fields),
+            outcomes=dict(r.outcomes),
+            actors=dict(r.actors),
+            repeat=r.repeat,
+            closed_at=r.closed_at,
+            updated_at=r.updated_at,
+            version=r.version,
+            id=r.id,
+        )
+        for r in rows
+    }
 
 
 async def _tasks(session: AsyncSession, tickets: dict[int, TicketDraft]) -> list[TaskRec]:
     c = Task.__table__.c
     rows = (await session.execute(select(*Task.__table__.c).where(c.ticket_id.in_(list(tickets))))).all()
     skip = {"tenant", "ticket_id"}
-    return [TaskRec(ticket=tickets[r.ticket_id], was=(r.assignee, r.state),
-                    **{k: v for k, v in r._mapping.items() if k not in skip}) for r in rows]
+    return [
+        TaskRec(
+            ticket=tickets[r.ticket_id],
+            was=(r.assignee, r.state),
+            **{k: v for k, v in r._mapping.items() if k not in skip},
+        )
+        for r in rows
+    ]
 
 
 def _state_text(task: TaskRec) -> str:
@@ -175,8 +217,11 @@ class _Run:
             raise Conflict(f"ticket {task.ticket.id} is {task.ticket.state}")
 
     def _siblings(self, task: TaskRec) -> list[TaskRec]:
-        return [k for k in self._all_tasks() if k.ticket is task.ticket and k.node == task.node
-                and k.step == task.step and k is not task]
+        return [
+            k
+            for k in self._all_tasks()
+            if k.ticket is task.ticket and k.node == task.node and k.step == task.step and k is not task
+        ]
 
     def _finish(self, task: TaskRec, state: TaskState, outcome: str | None) -> None:
         self.ws.change(task, state=state, outcome=outcome, acted_by=self.actor.label, acted_at=self.ws.now)
@@ -205,8 +250,16 @@ class _Run:
         await handler(task, body)
         self.changed[task.ticket.id] = task.ticket  # type: ignore[index]
         ticket = task.ticket
-        return ActionResult(task.id or 0, ticket.id or 0, request.action, task.state, task.version + int(task.dirty),
-                            ticket.state, ticket.current_node, ticket.result)
+        return ActionResult(
+            task.id or 0,
+            ticket.id or 0,
+            request.action,
+            task.state,
+            task.version + int(task.dirty),
+            ticket.state,
+            ticket.current_node,
+            ticket.result,
+        )
 
     def _node(self, task: TaskRec, behaviour: Behaviour, action: str) -> Any:
         node = task.ticket.flow.nodes[task.node]
@@ -224,8 +277,14 @@ class _Run:
         self._mine(task)
         outcome = "approved" if approve else "rejected"
         self._finish(task, TaskState.APPROVED if approve else TaskState.REJECTED, outcome)
-        self.ws.event(task.ticket, EventKind.APPROVED if approve else EventKind.REJECTED, self.actor.label,
-                      task_id=task.id, from_node=task.node, data={"comment": body.comment} if body.comment else None)
+        self.ws.event(
+            task.ticket,
+            EventKind.APPROVED if approve else EventKind.REJECTED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=task.node,
+            data={"comment": body.comment} if body.comment else None,
+        )
         siblings = self._siblings(task)
         if not approve or node.mode == "any":
             self._cancel_tasks(siblings)
@@ -251,7 +310,9 @@ class _Run:
         self._mine(task)
         choices = node.outcomes or list(engine.kind_of(node).outcomes)
         outcome = body.outcome or choices[0]
-        clean, problems, unknown = coerce_fields(body.fields, task.ticket.flow.fields, (await self.ws.directory()).people)
+        clean, problems, unknown = coerce_fields(
+            body.fields, task.ticket.flow.fields, (await self.ws.directory()).people
+        )
         problems.update({name: "not a field of this flow" for name in unknown})
         if outcome not in choices:
             problems["outcome"] = f"must be one of {', '.join(choices)}"
@@ -262,8 +323,15 @@ class _Run:
         ticket.fields.update(clean)
         self._finish(task, TaskState.DONE, outcome)
         data = {"outcome": outcome, **({"comment": body.comment} if body.comment else {})}
-        self.ws.event(ticket, EventKind.HANDLED, self.actor.label, task_id=task.id, from_node=task.node,
-                      changes=changes or None, data=data)
+        self.ws.event(
+            ticket,
+            EventKind.HANDLED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=task.node,
+            changes=changes or None,
+            data=data,
+        )
         siblings = self._siblings(task)
         if node.mode == "any":
             self._cancel_tasks(siblings)
@@ -280,8 +348,14 @@ class _Run:
         self._mine(task)
         self.ws.change(task, state=TaskState.CLAIMED)
         taken = self._cancel_tasks(self._siblings(task)) if node.mode == "any" else []
-        self.ws.event(task.ticket, EventKind.CLAIMED, self.actor.label, task_id=task.id, from_node=task.node,
-                      data={"took_from": taken} if taken else None)
+        self.ws.event(
+            task.ticket,
+            EventKind.CLAIMED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=task.node,
+            data={"took_from": taken} if taken else None,
+        )
 
     async def _transfer(self, task: TaskRec, body: _Transfer) -> None:
         self._allow(task.ticket, "act")
@@ -296,12 +370,24 @@ class _Run:
         previous = task.assignee
         state = TaskState.PENDING if task.state is TaskState.CLAIMED else task.state
         self.ws.change(task, assignee=body.to, state=state)
-        self.ws.event(task.ticket, EventKind.TRANSFERRED, self.actor.label, task_id=task.id, from_node=task.node,
-                      data={"from": previous, "to": body.to, **({"comment": body.comment} if body.comment else {})})
+        self.ws.event(
+            task.ticket,
+            EventKind.TRANSFERRED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=task.node,
+            data={"from": previous, "to": body.to, **({"comment": body.comment} if body.comment else {})},
+        )
 
     async def _comment(self, task: TaskRec, body: _Comment) -> None:
-        self.ws.event(task.ticket, EventKind.COMMENTED, self.actor.label, task_id=task.id, from_node=task.node,
-                      data={"text": body.text})
+        self.ws.event(
+            task.ticket,
+            EventKind.COMMENTED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=task.node,
+            data={"text": body.text},
+        )
 
     async def _cancel(self, task: TaskRec, body: _Reason) -> None:
         self._allow(task.ticket, "cancel")
@@ -310,8 +396,14 @@ class _Run:
             raise Conflict(f"ticket {ticket.id} is {ticket.state}")
         self._cancel_tasks([k for k in self._all_tasks() if k.ticket is ticket])
         ticket.state, ticket.closed_at, ticket.updated_at = TicketState.CANCELLED, self.ws.now, self.ws.now
-        self.ws.event(ticket, EventKind.CANCELLED, self.actor.label, task_id=task.id, from_node=ticket.current_node,
-                      data={"reason": body.reason} if body.reason else None)
+        self.ws.event(
+            ticket,
+            EventKind.CANCELLED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=ticket.current_node,
+            data={"reason": body.reason} if body.reason else None,
+        )
 
     async def _reopen(self, task: TaskRec, body: _Reason) -> None:
         self._allow(task.ticket, "reopen")
@@ -319,15 +411,31 @@ class _Run:
         if ticket.state is TicketState.OPEN:
             raise Conflict(f"ticket {ticket.id} is open; only closed or cancelled tickets can be reopened")
         ticket.state, ticket.result, ticket.closed_at = TicketState.OPEN, None, None
-        self.ws.event(ticket, EventKind.REOPENED, self.actor.label, task_id=task.id, from_node=ticket.current_node,
-                      to_node=task.node, data={"reason": body.reason} if body.reason else None)
-        decided = await engine.enter(ticket, task.node, self.ws, self.actor.label, from_node=None, outcome=None)
+        self.ws.event(
+            ticket,
+            EventKind.REOPENED,
+            self.actor.label,
+            task_id=task.id,
+            from_node=ticket.current_node,
+            to_node=task.node,
+            data={"reason": body.reason} if body.reason else None,
+        )
+        decided = await engine.enter(
+            ticket, task.node, self.ws, self.actor.label, from_node=None, outcome=None
+        )
         if decided is not None:
             await engine.decide(ticket, *decided, self.ws, self.actor.label)
 
 
-async def perform(session: AsyncSession, tenant: str, actor: Actor, requests: Sequence[ActionRequest], *,
-                  now: datetime, presence: PresenceSource | None = None) -> list[ActionResult | ActionRefused]:
+async def perform(
+    session: AsyncSession,
+    tenant: str,
+    actor: Actor,
+    requests: Sequence[ActionRequest],
+    *,
+    now: datetime,
+    presence: PresenceSource | None = None,
+) -> list[ActionResult | ActionRefused]:
     """Apply ``requests`` in order inside the caller's transaction; one result (or refusal) per request."""
     tickets = await _lock(session, tenant, sorted({r.task_id for r in requests}))
     tasks = await _tasks(session, tickets) if tickets else []

@@ -66,12 +66,16 @@ class _Report:
             return None
 
 
-def _split(data: Any, report: _Report) -> tuple[FlowHead | None, dict[str, NodeDef | None], list[TransitionDef | None]]:
+def _split(
+    data: Any, report: _Report
+) -> tuple[FlowHead | None, dict[str, NodeDef | None], list[TransitionDef | None]]:
     head = report.piece(FlowHead, {k: v for k, v in data.items() if k not in ("nodes", "transitions")}, ())
     raw_nodes = data.get("nodes")
     nodes: dict[str, NodeDef | None] = {}
     if not isinstance(raw_nodes, dict) or not raw_nodes:
-        report.add(("nodes",), "nodes: expected a mapping of node key → node", "start with a node of type create")
+        report.add(
+            ("nodes",), "nodes: expected a mapping of node key → node", "start with a node of type create"
+        )
     else:
         for key, value in raw_nodes.items():
             nodes[str(key)] = report.piece(NodeDef, value, ("nodes", key))
@@ -80,11 +84,15 @@ def _split(data: Any, report: _Report) -> tuple[FlowHead | None, dict[str, NodeD
     if not isinstance(raw_transitions, list):
         report.add(("transitions",), "transitions: expected a list of {from, to, when}")
     else:
-        transitions = [report.piece(TransitionDef, t, ("transitions", i)) for i, t in enumerate(raw_transitions)]
+        transitions = [
+            report.piece(TransitionDef, t, ("transitions", i)) for i, t in enumerate(raw_transitions)
+        ]
     return head, nodes, transitions
 
 
-def _check_ref(report: _Report, ref: PeopleRef, loc: tuple[Any, ...], ctx: _Context, *, warning: bool) -> None:
+def _check_ref(
+    report: _Report, ref: PeopleRef, loc: tuple[Any, ...], ctx: _Context, *, warning: bool
+) -> None:
     directory = ctx.directory
     if ref.assignee and not warning:
         report.add(loc, "assignee: only warning recipients can name the task's assignee")
@@ -97,23 +105,34 @@ def _check_ref(report: _Report, ref: PeopleRef, loc: tuple[Any, ...], ctx: _Cont
     if ref.users is None and ref.role is None and ref.unit is None:
         return
     if directory is None:
-        report.add(loc, "people are named but this tenant has no people", "add the tenant to conf/people.yaml")
+        report.add(
+            loc, "people are named but this tenant has no people", "add the tenant to conf/people.yaml"
+        )
         return
     for user in ref.users or []:
         if user not in directory.people:
             report.add(loc, f"unknown person {user!r}", "people are listed in conf/people.yaml")
     if ref.role is not None and ref.role not in directory.roles:
-        report.add(loc, f"unknown role {ref.role!r}", f"roles in use: {', '.join(sorted(directory.roles)) or 'none'}")
+        report.add(
+            loc, f"unknown role {ref.role!r}", f"roles in use: {', '.join(sorted(directory.roles)) or 'none'}"
+        )
     if ref.unit is not None and ref.unit not in directory.units:
         report.add(loc, f"unknown org unit {ref.unit!r}")
 
 
 class _Context:
-    def __init__(self, head: FlowHead | None, nodes: dict[str, NodeDef | None], directory: Directory | None,
-                 kinds: dict[str, NodeKind]) -> None:
+    def __init__(
+        self,
+        head: FlowHead | None,
+        nodes: dict[str, NodeDef | None],
+        directory: Directory | None,
+        kinds: dict[str, NodeKind],
+    ) -> None:
         self.head = head
         self.directory = directory
-        self.kinds: dict[str, NodeKind] = {k: kinds[n.type] for k, n in nodes.items() if n and n.type in kinds}
+        self.kinds: dict[str, NodeKind] = {
+            k: kinds[n.type] for k, n in nodes.items() if n and n.type in kinds
+        }
         self.behaviours = {k: kind.behaviour for k, kind in self.kinds.items()}
 
 
@@ -144,7 +163,9 @@ def _check_node(report: _Report, key: str, node: NodeDef, ctx: _Context) -> None
     if (node.sla or node.warnings) and b not in _TASKS:
         report.add(loc + ("sla",), f"node {key!r}: only nodes with tasks have an SLA")
     if node.warnings and node.sla is None:
-        report.add(loc + ("warnings",), f"node {key!r}: warning levels need an sla", "add sla: {duration: 1h}")
+        report.add(
+            loc + ("warnings",), f"node {key!r}: warning levels need an sla", "add sla: {duration: 1h}"
+        )
     _check_warnings(report, key, node)
     if kind.options is not None:
         report.piece(kind.options, node.options, loc + ("options",))
@@ -162,23 +183,36 @@ def _check_node(report: _Report, key: str, node: NodeDef, ctx: _Context) -> None
 def _check_warnings(report: _Report, key: str, node: NodeDef) -> None:
     levels = [w.level for w in node.warnings]
     if levels != sorted(set(levels)):
-        report.add(("nodes", key, "warnings"), f"node {key!r}: warning levels must be distinct and in increasing order")
+        report.add(
+            ("nodes", key, "warnings"),
+            f"node {key!r}: warning levels must be distinct and in increasing order",
+        )
     afters = [w.after for w in node.warnings]
     if afters != sorted(afters):
-        report.add(("nodes", key, "warnings"), f"node {key!r}: a higher warning level cannot come sooner than a lower one")
+        report.add(
+            ("nodes", key, "warnings"),
+            f"node {key!r}: a higher warning level cannot come sooner than a lower one",
+        )
 
 
 def _check_names(report: _Report, head: FlowHead | None, nodes: Iterable[str]) -> None:
     fields = set(head.fields) if head else set()
     for name in sorted(fields & set(nodes)):
-        report.add(("fields", name), f"{name!r} is both a field and a node; conditions could not tell them apart")
+        report.add(
+            ("fields", name), f"{name!r} is both a field and a node; conditions could not tell them apart"
+        )
     for name in sorted((fields | set(nodes)) & (RESERVED_NAMES | set(FUNCTIONS))):
         loc = ("fields", name) if name in fields else ("nodes", name)
         report.add(loc, f"{name!r} is a reserved name in conditions; rename the field or node")
 
 
-def _check_graph(report: _Report, nodes: dict[str, NodeDef | None], transitions: list[TransitionDef | None],
-                 ctx: _Context, names: frozenset[str]) -> None:
+def _check_graph(
+    report: _Report,
+    nodes: dict[str, NodeDef | None],
+    transitions: list[TransitionDef | None],
+    ctx: _Context,
+    names: frozenset[str],
+) -> None:
     starts = [k for k, n in nodes.items() if n is not None and n.type == "create"]
     if len(starts) != 1:
         report.add(("nodes",), f"a flow needs exactly one node of type create, found {len(starts)}")
@@ -188,8 +222,11 @@ def _check_graph(report: _Report, nodes: dict[str, NodeDef | None], transitions:
             continue
         for end, loc in ((t.from_, "from"), (t.to, "to")):
             if end not in nodes:
-                report.add(("transitions", i, loc), f"transition {i + 1}: unknown node {end!r}",
-                           f"nodes: {', '.join(nodes)}")
+                report.add(
+                    ("transitions", i, loc),
+                    f"transition {i + 1}: unknown node {end!r}",
+                    f"nodes: {', '.join(nodes)}",
+                )
         if t.from_ in nodes:
             out[t.from_].append(i)
             if ctx.behaviours.get(t.from_) is Behaviour.CLOSE:
@@ -199,23 +236,34 @@ def _check_graph(report: _Report, nodes: dict[str, NodeDef | None], transitions:
                 compile_condition(t.when, names)
             except ConditionError as exc:
                 col = f" (column {exc.column})" if exc.column else ""
-                report.add(("transitions", i, "when"), f"transition {i + 1}: bad condition{col}: {exc.message}",
-                           "conditions may use fields, node outcomes, repeat, outcome and the functions abs, len, lower, max, min, number, round, upper")
+                report.add(
+                    ("transitions", i, "when"),
+                    f"transition {i + 1}: bad condition{col}: {exc.message}",
+                    "conditions may use fields, node outcomes, repeat, outcome and the functions abs, len, lower, max, min, number, round, upper",
+                )
     for key, edges in out.items():
         if ctx.behaviours.get(key) in (Behaviour.CLOSE, None):
             continue
         if not edges:
             report.add(("nodes", key), f"node {key!r}: no transition leaves it")
         elif transitions[edges[-1]] is not None and transitions[edges[-1]].when is not None:
-            report.add(("transitions", edges[-1]), f"node {key!r}: its last transition has a condition",
-                       "end with a transition without when (the default), so a ticket never stalls")
+            report.add(
+                ("transitions", edges[-1]),
+                f"node {key!r}: its last transition has a condition",
+                "end with a transition without when (the default), so a ticket never stalls",
+            )
     if any(t is None for t in transitions) or len(starts) != 1:
         return
     _check_reach(report, starts[0], nodes, transitions, ctx)
 
 
-def _check_reach(report: _Report, start: str, nodes: dict[str, NodeDef | None],
-                 transitions: list[TransitionDef | None], ctx: _Context) -> None:
+def _check_reach(
+    report: _Report,
+    start: str,
+    nodes: dict[str, NodeDef | None],
+    transitions: list[TransitionDef | None],
+    ctx: _Context,
+) -> None:
     edges = [(t.from_, t.to) for t in transitions if t and t.from_ in nodes and t.to in nodes]
     reached, todo = {start}, [start]
     while todo:
@@ -249,12 +297,15 @@ def _check_reach(report: _Report, start: str, nodes: dict[str, NodeDef | None],
                     seen.add(b)
                     todo.append(b)
         if key in seen:
-            report.add(("nodes", key), f"node {key!r}: automatic nodes loop back to it; a ticket would never stop")
+            report.add(
+                ("nodes", key), f"node {key!r}: automatic nodes loop back to it; a ticket would never stop"
+            )
             break
 
 
-def analyse_flow(data: Any, file: str, directory: Directory | None,
-                 expected_key: str | None = None) -> tuple[FlowDef | None, list[ConfigError]]:
+def analyse_flow(
+    data: Any, file: str, directory: Directory | None, expected_key: str | None = None
+) -> tuple[FlowDef | None, list[ConfigError]]:
     """Validate a parsed flow YAML; returns the definition (``None`` if any error) and every error."""
     report = _Report(data, file)
     if not isinstance(data, dict):
@@ -265,7 +316,11 @@ def analyse_flow(data: Any, file: str, directory: Directory | None,
         report.add((), problem)
     head, nodes, transitions = _split(data, report)
     if head is not None and expected_key is not None and head.key != expected_key:
-        report.add(("key",), f"key {head.key!r} does not match {expected_key!r}", "the key is the file name without .yaml")
+        report.add(
+            ("key",),
+            f"key {head.key!r} does not match {expected_key!r}",
+            "the key is the file name without .yaml",
+        )
     ctx = _Context(head, nodes, directory, kinds)
     for key, node in nodes.items():
         if node is not None:
@@ -277,4 +332,3 @@ def analyse_flow(data: Any, file: str, directory: Directory | None,
     if report.errors:
         return None, report.errors
     return FlowDef.model_validate(data), []
-

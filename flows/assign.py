@@ -34,8 +34,13 @@ def _unit_manager(directory: Directory, unit_key: str, n: int) -> list[str]:
     return [unit.manager] if n == 1 else _nth_manager(directory, unit.manager, n - 1)
 
 
-def _base(ref: PeopleRef, directory: Directory, fields: Mapping[str, object], actors: Mapping[str, str],
-          assignee: str | None) -> list[str]:
+def _base(
+    ref: PeopleRef,
+    directory: Directory,
+    fields: Mapping[str, object],
+    actors: Mapping[str, str],
+    assignee: str | None,
+) -> list[str]:
     """The people a rule's source names, with ``manager`` applied (``chain`` is left to the caller)."""
     if ref.users is not None:
         base = list(ref.users)
@@ -53,8 +58,13 @@ def _base(ref: PeopleRef, directory: Directory, fields: Mapping[str, object], ac
     return [m for p in base for m in _nth_manager(directory, p, ref.manager)] if ref.manager else base
 
 
-def resolve(refs: Iterable[PeopleRef], directory: Directory, fields: Mapping[str, object],
-            actors: Mapping[str, str], assignee: str | None = None) -> list[str]:
+def resolve(
+    refs: Iterable[PeopleRef],
+    directory: Directory,
+    fields: Mapping[str, object],
+    actors: Mapping[str, str],
+    assignee: str | None = None,
+) -> list[str]:
     """Active people the rules name, in rule order, each once.
 
     A rule that names nobody (an unknown person, an empty field, a node not

@@ -32,8 +32,13 @@ def check_flows(conf_dir: Path) -> list[ConfigError]:
                 continue
             for template in flow.template_names:
                 if template in owners:
-                    errors.append(ConfigError(str(path), line_of(load_yaml(path), ("templates",)),
-                                              f"template {template!r} already opens tickets on {owners[template].name}",
-                                              "each intent template belongs to one flow per tenant"))
+                    errors.append(
+                        ConfigError(
+                            str(path),
+                            line_of(load_yaml(path), ("templates",)),
+                            f"template {template!r} already opens tickets on {owners[template].name}",
+                            "each intent template belongs to one flow per tenant",
+                        )
+                    )
                 owners.setdefault(template, path)
     return errors

@@ -19,7 +19,9 @@ __all__ = ["flows"]
 T = TypeVar("T")
 
 
-async def _with_sessions(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+async def _with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
     """Run ``work`` on the configured database (SQLite is migrated first, as serve does)."""
     engine = create_engine(settings.sql_url)
     try:

@@ -72,8 +72,22 @@ _OPERATORS: dict[type, Any] = {
     ast.IsNot: lambda x, y: x is not y,
 }
 
-_STRUCTURE = (ast.Expression, ast.Load, ast.And, ast.Or, ast.BoolOp, ast.UnaryOp, ast.BinOp, ast.Compare,
-              ast.IfExp, ast.Call, ast.Name, ast.Constant, ast.Tuple, ast.List)
+_STRUCTURE = (
+    ast.Expression,
+    ast.Load,
+    ast.And,
+    ast.Or,
+    ast.BoolOp,
+    ast.UnaryOp,
+    ast.BinOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.Name,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+)
 _ALLOWED = _STRUCTURE + tuple(_OPERATORS)
 _LITERALS = (str, int, float, bool, type(None))
 
@@ -128,7 +142,12 @@ def _check(tree: ast.Expression, names: Collection[str] | None) -> None:
             raise ConditionError(f"not allowed in a condition: {what}", column)
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise ConditionError(f"name {node.id!r} is not allowed (names may not start with '_')", column)
-        if isinstance(node, ast.Name) and names is not None and node.id not in names and node.id not in FUNCTIONS:
+        if (
+            isinstance(node, ast.Name)
+            and names is not None
+            and node.id not in names
+            and node.id not in FUNCTIONS
+        ):
             raise ConditionError(f"unknown name {node.id!r}", column)
         if isinstance(node, ast.Constant) and not isinstance(node.value, _LITERALS):
             raise ConditionError(f"literal {node.value!r} is not allowed", column)

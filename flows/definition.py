@@ -128,10 +128,18 @@ class PeopleRef(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> PeopleRef:
-        sources = [self.users is not None, self.role is not None, self.unit is not None and self.role is None,
-                   self.field_ is not None, self.actor is not None, self.assignee]
+        sources = [
+            self.users is not None,
+            self.role is not None,
+            self.unit is not None and self.role is None,
+            self.field_ is not None,
+            self.actor is not None,
+            self.assignee,
+        ]
         if sum(sources) != 1:
-            raise ValueError("give exactly one of: users, role (optionally with unit), unit, field, actor, assignee")
+            raise ValueError(
+                "give exactly one of: users, role (optionally with unit), unit, field, actor, assignee"
+            )
         return self
 
 

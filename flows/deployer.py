@@ -36,7 +36,9 @@ class DeployReport:
     errors: list[ConfigError] = field(default_factory=list)
 
 
-async def sync_people(sessions: async_sessionmaker[AsyncSession], conf_dir: Path, report: DeployReport) -> None:
+async def sync_people(
+    sessions: async_sessionmaker[AsyncSession], conf_dir: Path, report: DeployReport
+) -> None:
     path = conf_dir / PEOPLE_FILE
     try:
         async with sessions.begin() as session:
@@ -46,8 +48,13 @@ async def sync_people(sessions: async_sessionmaker[AsyncSession], conf_dir: Path
         log.error("people.yaml refused; the people in SQL stay", file=str(path), errors=len(exc.errors))
 
 
-async def deploy_files(sessions: async_sessionmaker[AsyncSession], conf_dir: Path, path: Path | None = None,
-                       *, people: bool = True) -> DeployReport:
+async def deploy_files(
+    sessions: async_sessionmaker[AsyncSession],
+    conf_dir: Path,
+    path: Path | None = None,
+    *,
+    people: bool = True,
+) -> DeployReport:
     """Sync people.yaml (when ``people``), then deploy every flow file under ``path`` (default: conf/flows)."""
     report = DeployReport()
     if people:
@@ -61,7 +68,9 @@ async def deploy_files(sessions: async_sessionmaker[AsyncSession], conf_dir: Pat
     return report
 
 
-async def _deploy_one(sessions: async_sessionmaker[AsyncSession], tenant: str, file: Path, report: DeployReport) -> None:
+async def _deploy_one(
+    sessions: async_sessionmaker[AsyncSession], tenant: str, file: Path, report: DeployReport
+) -> None:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -70,12 +79,25 @@ async def _deploy_one(sessions: async_sessionmaker[AsyncSession], tenant: str, f
     try:
         async with sessions.begin() as session:
             directory = await load_directory(session, tenant)
-            done = await deploy(session, tenant, file.stem, text, origin=f"file:{file}", now=utcnow(),
-                                directory=directory, file=str(file))
+            done = await deploy(
+                session,
+                tenant,
+                file.stem,
+                text,
+                origin=f"file:{file}",
+                now=utcnow(),
+                directory=directory,
+                file=str(file),
+            )
     except ConfigErrors as exc:
         report.errors += exc.errors
-        log.error("flow refused; the version in force stays", file=str(file), tenant=tenant, errors=len(exc.errors),
-                  first=str(exc.errors[0]))
+        log.error(
+            "flow refused; the version in force stays",
+            file=str(file),
+            tenant=tenant,
+            errors=len(exc.errors),
+            first=str(exc.errors[0]),
+        )
         return
     except IntegrityError:
         log.warning("flow deployed concurrently by another process; skipped", file=str(file), tenant=tenant)

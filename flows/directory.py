@@ -37,7 +37,9 @@ MAX_CHAIN = 32
 
 def _key(value: str) -> str:
     if not KEY.match(value):
-        raise ValueError("use letters, digits, '_', '.', '@' or '-' (at most 64, starting with a letter or digit)")
+        raise ValueError(
+            "use letters, digits, '_', '.', '@' or '-' (at most 64, starting with a letter or digit)"
+        )
     return value
 
 
@@ -115,7 +117,9 @@ def _semantic(org: TenantPeople) -> list[tuple[tuple[Any, ...], str]]:
     return out
 
 
-def directory_errors(data: Any, file: str, prefix: tuple[Any, ...] = ()) -> tuple[TenantPeople | None, list[ConfigError]]:
+def directory_errors(
+    data: Any, file: str, prefix: tuple[Any, ...] = ()
+) -> tuple[TenantPeople | None, list[ConfigError]]:
     """Validate one tenant's org (``data`` at ``prefix`` inside the file's YAML); all errors at once."""
     node = data
     for part in prefix:
@@ -134,7 +138,11 @@ def parse_people_file(data: Any, file: str) -> tuple[dict[str, TenantPeople], li
         return {}, [ConfigError(file, getattr(data, "line", 1), "expected a mapping with one key: tenants")]
     tenants = data.get("tenants") or {}
     if not isinstance(tenants, dict):
-        return {}, [ConfigError(file, line_of(data, ("tenants",)), "tenants: expected a mapping of tenant → {units, people}")]
+        return {}, [
+            ConfigError(
+                file, line_of(data, ("tenants",)), "tenants: expected a mapping of tenant → {units, people}"
+            )
+        ]
     orgs: dict[str, TenantPeople] = {}
     errors: list[ConfigError] = []
     for tenant in tenants:
@@ -158,7 +166,13 @@ class Person:
 
     def contact(self) -> dict[str, Any]:
         """What an alert provider needs to reach this person."""
-        return {"person": self.key, "name": self.name, "phone": self.phone, "email": self.email, "wecom": self.wecom}
+        return {
+            "person": self.key,
+            "name": self.name,
+            "phone": self.phone,
+            "email": self.email,
+            "wecom": self.wecom,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +192,30 @@ class Directory:
 
     @classmethod
     def from_conf(cls, org: TenantPeople) -> Directory:
-        people = {k: Person(k, p.name or k, p.unit, tuple(p.roles), p.phone, p.email, p.wecom, p.active)
-                  for k, p in org.people.items()}
+        people = {
+            k: Person(k, p.name or k, p.unit, tuple(p.roles), p.phone, p.email, p.wecom, p.active)
+            for k, p in org.people.items()
+        }
         units = {k: Unit(k, u.name or k, u.parent, u.manager) for k, u in org.units.items()}
         return cls(people, units)
 
     def to_conf(self) -> TenantPeople:
         return TenantPeople(
-            units={k: UnitConf(name=u.name, parent=u.parent, manager=u.manager) for k, u in self.units.items()},
-            people={k: PersonConf(name=p.name, unit=p.unit, roles=list(p.roles), phone=p.phone, email=p.email,
-                                  wecom=p.wecom, active=p.active) for k, p in self.people.items()},
+            units={
+                k: UnitConf(name=u.name, parent=u.parent, manager=u.manager) for k, u in self.units.items()
+            },
+            people={
+                k: PersonConf(
+                    name=p.name,
+                    unit=p.unit,
+                    roles=list(p.roles),
+                    phone=p.phone,
+                    email=p.email,
+                    wecom=p.wecom,
+                    active=p.active,
+                )
+                for k, p in self.people.items()
+            },
         )
 
     @property
@@ -233,4 +261,6 @@ class Directory:
     def with_role(self, role: str, unit: str | None = None) -> list[str]:
         """People holding ``role`` (inside ``unit``'s subtree when given), in id order."""
         units = self.in_unit(unit) if unit is not None else None
-        return sorted(k for k, p in self.people.items() if role in p.roles and (units is None or p.unit in units))
+        return sorted(
+            k for k, p in self.people.items() if role in p.roles and (units is None or p.unit in units)
+        )

@@ -40,9 +40,15 @@ def kind_of(node: NodeDef) -> NodeKind:
 
 def warning_plan(node: NodeDef) -> list[dict[str, object]]:
     """The node's warning levels as frozen on each task (people rules, not people: see ``recipients_for``)."""
-    return [{"level": w.level, "after_s": w.after, "channels": [str(c) for c in w.channels],
-             "recipients": [r.model_dump(by_alias=True, exclude_defaults=True) for r in w.recipients]}
-            for w in node.warnings]
+    return [
+        {
+            "level": w.level,
+            "after_s": w.after,
+            "channels": [str(c) for c in w.channels],
+            "recipients": [r.model_dump(by_alias=True, exclude_defaults=True) for r in w.recipients],
+        }
+        for w in node.warnings
+    ]
 
 
 def _choose(ticket: TicketDraft, node_key: str, outcome: str, ws: Workspace, actor: str) -> str:
@@ -54,8 +60,14 @@ def _choose(ticket: TicketDraft, node_key: str, outcome: str, ws: Workspace, act
             if condition.evaluate(names):
                 return target
         except ConditionError as exc:
-            ws.event(ticket, EventKind.CONDITION_FAILED, actor, from_node=node_key, to_node=target,
-                     data={"condition": condition.text, "error": exc.message})
+            ws.event(
+                ticket,
+                EventKind.CONDITION_FAILED,
+                actor,
+                from_node=node_key,
+                to_node=target,
+                data={"condition": condition.text, "error": exc.message},
+            )
     raise FlowRuntimeError(f"flow {ticket.flow.key!r}: no transition out of {node_key!r} holds")
 
 
@@ -82,8 +94,15 @@ async def decide(ticket: TicketDraft, node_key: str, outcome: str, ws: Workspace
             raise FlowRuntimeError(f"flow {ticket.flow.key!r}: more than {MAX_HOPS} automatic steps in a row")
 
 
-async def enter(ticket: TicketDraft, node_key: str, ws: Workspace, actor: str, *, from_node: str | None,
-                outcome: str | None) -> tuple[str, str] | None:
+async def enter(
+    ticket: TicketDraft,
+    node_key: str,
+    ws: Workspace,
+    actor: str,
+    *,
+    from_node: str | None,
+    outcome: str | None,
+) -> tuple[str, str] | None:
     """Enter a node. Returns (node, outcome) when it decided at once (automatic), else ``None``."""
     node = ticket.flow.nodes[node_key]
     kind = kind_of(node)
@@ -106,7 +125,9 @@ async def enter(ticket: TicketDraft, node_key: str, ws: Workspace, actor: str, *
     return None
 
 
-async def _notify(ticket: TicketDraft, node_key: str, node: NodeDef, kind: NodeKind, ws: Workspace, actor: str) -> None:
+async def _notify(
+    ticket: TicketDraft, node_key: str, node: NodeDef, kind: NodeKind, ws: Workspace, actor: str
+) -> None:
     refs = list(node.cc) + (list(node.assignees) if kind.behaviour is Behaviour.AUTO else [])
     if not refs:
         return
@@ -125,12 +146,24 @@ async def _make_tasks(ticket: TicketDraft, node_key: str, node: NodeDef, ws: Wor
     plan = warning_plan(node)
     for seq, person in enumerate(pick.people or [None]):
         active = node.mode != "sequence" or seq == 0
-        ws.add_task(TaskRec(
-            ticket=ticket, node=node_key, node_type=node.type, step=ticket.step, seq=seq, assignee=person,
-            state=TaskState.PENDING if active else TaskState.WAITING, created_at=ws.now,
-            activated_at=ws.now if active else None, due_at=ws.now + due if active and due else None,
-            sla_s=node.sla.duration if node.sla else None, business_hours=bool(node.sla and node.sla.business_hours),
-            warning_plan=plan, callback=ticket.caller if node.callback and ticket.caller else None))
+        ws.add_task(
+            TaskRec(
+                ticket=ticket,
+                node=node_key,
+                node_type=node.type,
+                step=ticket.step,
+                seq=seq,
+                assignee=person,
+                state=TaskState.PENDING if active else TaskState.WAITING,
+                created_at=ws.now,
+                activated_at=ws.now if active else None,
+                due_at=ws.now + due if active and due else None,
+                sla_s=node.sla.duration if node.sla else None,
+                business_hours=bool(node.sla and node.sla.business_hours),
+                warning_plan=plan,
+                callback=ticket.caller if node.callback and ticket.caller else None,
+            )
+        )
     shown: dict[str, object] = {"assigned": pick.people}
     if pick.note:
         shown["note"] = pick.note

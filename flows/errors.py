@@ -13,8 +13,8 @@ __all__ = [
     "ActionRefused",
     "BadAction",
     "Conflict",
-    "Forbidden",
     "FlowRuntimeError",
+    "Forbidden",
     "InvalidFields",
     "NotFound",
 ]

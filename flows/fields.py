@@ -69,8 +69,9 @@ def _bounds(value: Any, spec: FieldDef) -> None:
             raise ValueError(f"must be at most {spec.max:g}")
 
 
-def coerce_fields(values: Mapping[str, Any], schema: Mapping[str, FieldDef],
-                  people: Container[str] | None = None) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+def coerce_fields(
+    values: Mapping[str, Any], schema: Mapping[str, FieldDef], people: Container[str] | None = None
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """Converted values, problems (field → message) and names the schema does not know.
 
     ``None`` clears a field. ``people`` (when given) are the person ids a

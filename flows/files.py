@@ -46,8 +46,9 @@ def read_people(path: Path) -> tuple[dict[str, TenantPeople], list[ConfigError]]
     return parse_people_file(data, str(path))
 
 
-def read_flow_text(text: str, file: str, directory: Directory | None,
-                   expected_key: str | None) -> tuple[FlowDef | None, list[ConfigError]]:
+def read_flow_text(
+    text: str, file: str, directory: Directory | None, expected_key: str | None
+) -> tuple[FlowDef | None, list[ConfigError]]:
     """Parse and analyse a flow definition given as YAML text (a file or an API body)."""
     try:
         data = parse_yaml(text, file)

@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, case, literal, null, select, union_all
+from sqlalchemy import String, any_, bindparam, case, literal, null, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import engine
@@ -59,20 +61,38 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-async def _known(session: AsyncSession, tenant: str, events: Sequence[IntentEvent]) -> tuple[set[tuple[str, str]], dict[tuple[str, str], list[_Open]]]:
+def _among(column: Any, values: list[str], name: str, dialect: str) -> Any:
+    """``column IN values``; one array parameter on PostgreSQL, where a thousand-parameter IN plans slowly."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, values, type_=postgresql.ARRAY(String)))
+    return column.in_(values)
+
+
+async def _known(
+    session: AsyncSession, tenant: str, events: Sequence[IntentEvent]
+) -> tuple[set[tuple[str, str]], dict[tuple[str, str], list[_Open]]]:
     """Keys already handled, and open tickets per (caller, template)."""
     t, c = Ticket.__table__.c, TicketCall.__table__.c
+    dialect = (await session.connection()).dialect.name
     calls = sorted({e.call_id for e in events})
     callers = sorted({e.caller for e in events if e.caller})
     templates = sorted({e.template for e in events if e.template})
-    known_tickets = select(literal("k").label("src"), t.id, t.call_id, t.template, t.caller, t.last_call_at).where(
-        t.tenant == tenant, t.call_id.in_(calls))
+    known_tickets = select(
+        literal("k").label("src"), t.id, t.call_id, t.template, t.caller, t.last_call_at
+    ).where(t.tenant == tenant, _among(t.call_id, calls, "calls_t", dialect))
     known_calls = select(literal("k").label("src"), c.ticket_id, c.call_id, c.template, null(), null()).where(
-        c.tenant == tenant, c.call_id.in_(calls))
+        c.tenant == tenant, _among(c.call_id, calls, "calls_c", dialect)
+    )
     parts = [known_tickets, known_calls]
     if callers:
-        parts.append(select(literal("o").label("src"), t.id, t.call_id, t.template, t.caller, t.last_call_at).where(
-            t.tenant == tenant, t.state == TicketState.OPEN, t.caller.in_(callers), t.template.in_(templates)))
+        parts.append(
+            select(literal("o").label("src"), t.id, t.call_id, t.template, t.caller, t.last_call_at).where(
+                t.tenant == tenant,
+                t.state == TicketState.OPEN,
+                _among(t.caller, callers, "callers", dialect),
+                t.template.in_(templates),
+            )
+        )
     known: set[tuple[str, str]] = set()
     open_by: dict[tuple[str, str], list[_Open]] = {}
     for row in (await session.execute(union_all(*parts))).all():
@@ -85,8 +105,11 @@ async def _known(session: AsyncSession, tenant: str, events: Sequence[IntentEven
 
 def _target(open_by: dict[tuple[str, str], list[_Open]], event: IntentEvent, window_s: float) -> _Open | None:
     at = _at(event.started_at)
-    fits = [o for o in open_by.get((event.caller, event.template or ""), [])
-            if o.last_call_at >= at - timedelta(seconds=window_s)]
+    fits = [
+        o
+        for o in open_by.get((event.caller, event.template or ""), [])
+        if o.last_call_at >= at - timedelta(seconds=window_s)
+    ]
     return max(fits, key=lambda o: o.last_call_at) if fits else None
 
 
@@ -105,10 +128,20 @@ async def _open_ticket(event: IntentEvent, catalog: Catalog, ws: Workspace, now:
     info = catalog.by_template[event.template or ""]
     fields, problems, unknown = coerce_fields(event.fields, info.flow.fields)
     draft = TicketDraft(
-        tenant=event.tenant, flow=info.flow, flow_version_id=info.id, template=event.template or "",
-        call_id=event.call_id, caller=event.caller, opened_at=now, last_call_at=_at(event.started_at),
-        intent=event.intent, priority=str(event.priority) if event.priority else None, fields=fields,
-        repeat=1 if event.repeat else 0, updated_at=now)
+        tenant=event.tenant,
+        flow=info.flow,
+        flow_version_id=info.id,
+        template=event.template or "",
+        call_id=event.call_id,
+        caller=event.caller,
+        opened_at=now,
+        last_call_at=_at(event.started_at),
+        intent=event.intent,
+        priority=str(event.priority) if event.priority else None,
+        fields=fields,
+        repeat=1 if event.repeat else 0,
+        updated_at=now,
+    )
     data: dict[str, object] = {"call_id": event.call_id, "intent": event.intent, "priority": draft.priority}
     if problems or unknown:
         data.update({"invalid_fields": problems, "ignored_fields": unknown})
@@ -117,8 +150,15 @@ async def _open_ticket(event: IntentEvent, catalog: Catalog, ws: Workspace, now:
     return draft
 
 
-async def intake(session: AsyncSession, tenant: str, events: Sequence[IntentEvent], *, catalog: Catalog,
-                 now: datetime, presence: PresenceSource | None = None) -> IntakeResult:
+async def intake(
+    session: AsyncSession,
+    tenant: str,
+    events: Sequence[IntentEvent],
+    *,
+    catalog: Catalog,
+    now: datetime,
+    presence: PresenceSource | None = None,
+) -> IntakeResult:
     """Turn one batch of intent events into tickets and attachments (flushed, not committed)."""
     result = IntakeResult()
     usable: dict[tuple[str, str], IntentEvent] = {}
@@ -146,13 +186,17 @@ async def intake(session: AsyncSession, tenant: str, events: Sequence[IntentEven
         if target is None:
             draft = await _open_ticket(event, catalog, ws, now)
             drafts.append(draft)
-            open_by.setdefault((event.caller, draft.template), []).append(_Open(None, draft.last_call_at, draft))
+            open_by.setdefault((event.caller, draft.template), []).append(
+                _Open(None, draft.last_call_at, draft)
+            )
             continue
         attach.append((event, target))
         if target.draft is not None:
             target.draft.repeat += 1
             target.draft.last_call_at = max(target.draft.last_call_at, _at(event.started_at))
-            ws.event(target.draft, EventKind.CALL, INTAKE, data={"call_id": event.call_id, "at": event.started_at})
+            ws.event(
+                target.draft, EventKind.CALL, INTAKE, data={"call_id": event.call_id, "at": event.started_at}
+            )
         target.last_call_at = max(target.last_call_at, _at(event.started_at))
     await ws.flush()
     result.created = sum(1 for d in drafts if not d.skipped)
@@ -161,25 +205,58 @@ async def intake(session: AsyncSession, tenant: str, events: Sequence[IntentEven
     return result
 
 
-async def _attach(session: AsyncSession, tenant: str, attach: list[tuple[IntentEvent, _Open]], now: datetime) -> int:
+async def _attach(
+    session: AsyncSession, tenant: str, attach: list[tuple[IntentEvent, _Open]], now: datetime
+) -> int:
     """Record repeat calls; only calls not recorded before touch their ticket. Returns how many were new."""
-    rows = [{"tenant": tenant, "ticket_id": o.draft.id if o.draft else o.ticket_id, "call_id": e.call_id,
-             "template": e.template, "at": _at(e.started_at)} for e, o in attach if not (o.draft and o.draft.skipped)]
+    rows = [
+        {
+            "tenant": tenant,
+            "ticket_id": o.draft.id if o.draft else o.ticket_id,
+            "call_id": e.call_id,
+            "template": e.template,
+            "at": _at(e.started_at),
+        }
+        for e, o in attach
+        if not (o.draft and o.draft.skipped)
+    ]
     if not rows:
         return 0
     conn = await session.connection()
     c = TicketCall.__table__
-    statement = (dialect_insert(conn)(c).on_conflict_do_nothing(index_elements=["tenant", "call_id", "template"])
-                 .returning(c.c.call_id, c.c.template))
+    statement = (
+        dialect_insert(conn)(c)
+        .on_conflict_do_nothing(index_elements=["tenant", "call_id", "template"])
+        .returning(c.c.call_id, c.c.template)
+    )
     new = {(r.call_id, r.template) for r in (await conn.execute(statement, rows)).all()}
     in_sql = [(e, o) for e, o in attach if o.draft is None and (e.call_id, e.template) in new]
     if in_sql:
         t = Ticket.__table__
         at = bindparam("b_at")
-        await conn.execute(t.update().where(t.c.id == bindparam("b_id")).values(
-            repeat=t.c.repeat + 1, last_call_at=case((t.c.last_call_at < at, at), else_=t.c.last_call_at),
-            updated_at=now, version=t.c.version + 1), [{"b_id": o.ticket_id, "b_at": _at(e.started_at)} for e, o in in_sql])
-        await conn.execute(TicketEvent.__table__.insert(), [
-            {"tenant": tenant, "ticket_id": o.ticket_id, "at": now, "actor": INTAKE, "kind": EventKind.CALL,
-             "data": {"call_id": e.call_id, "at": e.started_at}} for e, o in in_sql])
+        await conn.execute(
+            t.update()
+            .where(t.c.id == bindparam("b_id"))
+            .values(
+                repeat=t.c.repeat + 1,
+                last_call_at=case((t.c.last_call_at < at, at), else_=t.c.last_call_at),
+                updated_at=now,
+                version=t.c.version + 1,
+            ),
+            [{"b_id": o.ticket_id, "b_at": _at(e.started_at)} for e, o in in_sql],
+        )
+        await conn.execute(
+            TicketEvent.__table__.insert(),
+            [
+                {
+                    "tenant": tenant,
+                    "ticket_id": o.ticket_id,
+                    "at": now,
+                    "actor": INTAKE,
+                    "kind": EventKind.CALL,
+                    "data": {"call_id": e.call_id, "at": e.started_at},
+                }
+                for e, o in in_sql
+            ],
+        )
     return len(new)

@@ -53,7 +53,9 @@ class NodeKind:
 
     def __post_init__(self) -> None:
         if self.behaviour is Behaviour.AUTO and self.decide is None and len(self.outcomes) != 1:
-            raise ValueError(f"node type {self.name!r}: an automatic type needs decide() or exactly one outcome")
+            raise ValueError(
+                f"node type {self.name!r}: an automatic type needs decide() or exactly one outcome"
+            )
 
 
 def _first(outcome: str) -> Decide:
@@ -63,12 +65,31 @@ def _first(outcome: str) -> Decide:
 BUILTIN: dict[str, NodeKind] = {
     kind.name: kind
     for kind in (
-        NodeKind("create", Behaviour.AUTO, ("created",), _first("created"), description="where every ticket starts"),
-        NodeKind("approve", Behaviour.APPROVE, ("approved", "rejected"), description="countersign, or-sign or sequence"),
-        NodeKind("handle", Behaviour.HANDLE, ("done",), description="someone does the work and records fields"),
-        NodeKind("revisit", Behaviour.HANDLE, ("reached", "unreached"),
-                 description="a follow-up call to the customer; may ask the PBX for a callback"),
-        NodeKind("remind", Behaviour.AUTO, ("sent",), _first("sent"), description="notifies its people and moves on"),
+        NodeKind(
+            "create", Behaviour.AUTO, ("created",), _first("created"), description="where every ticket starts"
+        ),
+        NodeKind(
+            "approve",
+            Behaviour.APPROVE,
+            ("approved", "rejected"),
+            description="countersign, or-sign or sequence",
+        ),
+        NodeKind(
+            "handle", Behaviour.HANDLE, ("done",), description="someone does the work and records fields"
+        ),
+        NodeKind(
+            "revisit",
+            Behaviour.HANDLE,
+            ("reached", "unreached"),
+            description="a follow-up call to the customer; may ask the PBX for a callback",
+        ),
+        NodeKind(
+            "remind",
+            Behaviour.AUTO,
+            ("sent",),
+            _first("sent"),
+            description="notifies its people and moves on",
+        ),
         NodeKind("close", Behaviour.CLOSE, description="ends the ticket"),
     )
 }

@@ -32,11 +32,22 @@ log = get_logger(__name__)
 async def load_directory(session: AsyncSession, tenant: str) -> Directory:
     """The tenant's people and units as stored (empty when none were loaded)."""
     p, u = Person.__table__.c, OrgUnit.__table__.c
-    units = {r.key: Unit(r.key, r.name, r.parent, r.manager) for r in (await session.execute(
-        select(u.key, u.name, u.parent, u.manager).where(u.tenant == tenant))).all()}
-    people = {r.key: DirPerson(r.key, r.name, r.unit, tuple(r.roles), r.phone, r.email, r.wecom, r.active)
-              for r in (await session.execute(select(p.key, p.name, p.unit, p.roles, p.phone, p.email, p.wecom, p.active)
-                                              .where(p.tenant == tenant))).all()}
+    units = {
+        r.key: Unit(r.key, r.name, r.parent, r.manager)
+        for r in (
+            await session.execute(select(u.key, u.name, u.parent, u.manager).where(u.tenant == tenant))
+        ).all()
+    }
+    people = {
+        r.key: DirPerson(r.key, r.name, r.unit, tuple(r.roles), r.phone, r.email, r.wecom, r.active)
+        for r in (
+            await session.execute(
+                select(p.key, p.name, p.unit, p.roles, p.phone, p.email, p.wecom, p.active).where(
+                    p.tenant == tenant
+                )
+            )
+        ).all()
+    }
     return Directory(people, units)
 
 
@@ -44,26 +55,54 @@ def _digest(org: TenantPeople) -> str:
     return hashlib.sha256(json.dumps(org.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-async def replace_directory(session: AsyncSession, tenant: str, org: TenantPeople, by: str, now: datetime,
-                            file_digest: str | None = None) -> int:
+async def replace_directory(
+    session: AsyncSession,
+    tenant: str,
+    org: TenantPeople,
+    by: str,
+    now: datetime,
+    file_digest: str | None = None,
+) -> int:
     """Make ``org`` the tenant's directory; returns its new revision.
 
     Open-task counters survive for people who stay. ``file_digest`` is given
     when the org came from people.yaml (see the module docstring).
     """
-    counts = dict((await session.execute(select(Person.key, Person.open_tasks).where(Person.tenant == tenant))).all())
+    counts = dict(
+        (await session.execute(select(Person.key, Person.open_tasks).where(Person.tenant == tenant))).all()
+    )
     await session.execute(delete(Person).where(Person.tenant == tenant))
     await session.execute(delete(OrgUnit).where(OrgUnit.tenant == tenant))
     if org.units:
-        await session.execute(insert(OrgUnit), [
-            {"tenant": tenant, "key": k, "name": u.name or k, "parent": u.parent, "manager": u.manager}
-            for k, u in org.units.items()])
+        await session.execute(
+            insert(OrgUnit),
+            [
+                {"tenant": tenant, "key": k, "name": u.name or k, "parent": u.parent, "manager": u.manager}
+                for k, u in org.units.items()
+            ],
+        )
     if org.people:
-        await session.execute(insert(Person), [
-            {"tenant": tenant, "key": k, "name": p.name or k, "unit": p.unit, "roles": p.roles, "phone": p.phone,
-             "email": p.email, "wecom": p.wecom, "active": p.active, "open_tasks": counts.get(k, 0)}
-            for k, p in org.people.items()])
-    row = (await session.execute(select(PeopleDirectory).where(PeopleDirectory.tenant == tenant))).scalar_one_or_none()
+        await session.execute(
+            insert(Person),
+            [
+                {
+                    "tenant": tenant,
+                    "key": k,
+                    "name": p.name or k,
+                    "unit": p.unit,
+                    "roles": p.roles,
+                    "phone": p.phone,
+                    "email": p.email,
+                    "wecom": p.wecom,
+                    "active": p.active,
+                    "open_tasks": counts.get(k, 0),
+                }
+                for k, p in org.people.items()
+            ],
+        )
+    row = (
+        await session.execute(select(PeopleDirectory).where(PeopleDirectory.tenant == tenant))
+    ).scalar_one_or_none()
     if row is None:
         row = PeopleDirectory(tenant=tenant, revision=0, updated_by=by, updated_at=now)
         session.add(row)
@@ -87,15 +126,15 @@ async def sync_people_file(session: AsyncSession, path: Path, now: datetime) -> 
     applied = []
     for tenant, org in orgs.items():
         digest = _digest(org)
-        current = (await session.execute(
-            select(PeopleDirectory.file_digest).where(PeopleDirectory.tenant == tenant))).scalar_one_or_none()
+        current = (
+            await session.execute(select(PeopleDirectory.file_digest).where(PeopleDirectory.tenant == tenant))
+        ).scalar_one_or_none()
         if current == digest:
             continue
         await replace_directory(session, tenant, org, f"file:{path.name}", now, file_digest=digest)
         applied.append(tenant)
         log.info("people loaded from file", tenant=tenant, file=str(path), people=len(org.people))
     return applied
-
 
 
 async def person_named(session: AsyncSession, tenant: str, name: str) -> str | None:

@@ -17,7 +17,9 @@ from hotline.keys import presence
 __all__ = ["online_people", "presence_source", "set_online"]
 
 
-async def set_online(redis: aioredis.Redis, tenant: str, person: str, online: bool, *, now_ms: int, ttl_s: int) -> None:
+async def set_online(
+    redis: aioredis.Redis, tenant: str, person: str, online: bool, *, now_ms: int, ttl_s: int
+) -> None:
     key = presence(tenant)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.zremrangebyscore(key, "-inf", now_ms)

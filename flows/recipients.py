@@ -20,10 +20,17 @@ from flows.people_store import load_directory
 __all__ = ["due_callbacks", "recipients_for"]
 
 
-async def recipients_for(session: AsyncSession, tenant: str, task_id: int, level: int) -> list[dict[str, Any]]:
+async def recipients_for(
+    session: AsyncSession, tenant: str, task_id: int, level: int
+) -> list[dict[str, Any]]:
     """Contacts (``person, name, phone, email, wecom``) of warning ``level`` of a task; [] if no such level."""
-    row = (await session.execute(select(Task, Ticket.fields, Ticket.actors).join(Ticket, Ticket.id == Task.ticket_id)
-                                 .where(Task.tenant == tenant, Task.id == task_id))).first()
+    row = (
+        await session.execute(
+            select(Task, Ticket.fields, Ticket.actors)
+            .join(Ticket, Ticket.id == Task.ticket_id)
+            .where(Task.tenant == tenant, Task.id == task_id)
+        )
+    ).first()
     if row is None:
         return []
     task, fields, actors = row
@@ -37,8 +44,21 @@ async def recipients_for(session: AsyncSession, tenant: str, task_id: int, level
 
 async def due_callbacks(session: AsyncSession, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
     """Open revisit tasks that ask the PBX to call the customer back (oldest first)."""
-    rows = (await session.execute(select(Task.id, Task.ticket_id, Task.callback, Task.assignee, Task.due_at).where(
-        Task.tenant == tenant, Task.callback.is_not(None), Task.state.in_(OPEN_TASK_STATES)).order_by(Task.id)
-        .limit(limit))).all()
-    return [{"task_id": r.id, "ticket_id": r.ticket_id, "number": r.callback, "agent": r.assignee,
-             "due_at": r.due_at.isoformat() if r.due_at else None} for r in rows]
+    rows = (
+        await session.execute(
+            select(Task.id, Task.ticket_id, Task.callback, Task.assignee, Task.due_at)
+            .where(Task.tenant == tenant, Task.callback.is_not(None), Task.state.in_(OPEN_TASK_STATES))
+            .order_by(Task.id)
+            .limit(limit)
+        )
+    ).all()
+    return [
+        {
+            "task_id": r.id,
+            "ticket_id": r.ticket_id,
+            "number": r.callback,
+            "agent": r.assignee,
+            "due_at": r.due_at.isoformat() if r.due_at else None,
+        }
+        for r in rows
+    ]

@@ -30,8 +30,16 @@ from flows.people_store import load_directory
 from hotline.tokens import Role
 from hotline.yamlconf import ConfigErrors
 
-__all__ = ["Catalog", "CatalogCache", "Deployed", "VersionInfo", "definitions", "deploy", "latest_versions",
-           "viewable_versions"]
+__all__ = [
+    "Catalog",
+    "CatalogCache",
+    "Deployed",
+    "VersionInfo",
+    "definitions",
+    "deploy",
+    "latest_versions",
+    "viewable_versions",
+]
 
 _CACHE_SIZE = 512
 
@@ -91,7 +99,9 @@ async def definitions(session: AsyncSession, version_ids: Iterable[int]) -> dict
     out = {i: flow for i, d in digests.items() if (flow := _parsed.get(d)) is not None}
     missing = [i for i in digests if i not in out]
     if missing:
-        for i, definition in (await session.execute(select(c.id, c.definition).where(c.id.in_(missing)))).all():
+        for i, definition in (
+            await session.execute(select(c.id, c.definition).where(c.id.in_(missing)))
+        ).all():
             out[i] = _parsed.put(digests[i], definition)
     return out
 
@@ -100,7 +110,9 @@ async def latest_versions(session: AsyncSession, tenant: str) -> dict[str, Versi
     """The newest version of each of the tenant's flows, by flow key."""
     c = FlowVersion.__table__.c
     newest = select(func.max(c.id)).where(c.tenant == tenant).group_by(c.flow_key).scalar_subquery()
-    rows = (await session.execute(select(c.id, c.flow_key, c.version, c.digest).where(c.id.in_(newest)))).all()
+    rows = (
+        await session.execute(select(c.id, c.flow_key, c.version, c.digest).where(c.id.in_(newest)))
+    ).all()
     flows = await definitions(session, [r.id for r in rows])
     return {r.flow_key: VersionInfo(r.id, r.flow_key, r.version, r.digest, flows[r.id]) for r in rows}
 
@@ -112,25 +124,44 @@ async def viewable_versions(session: AsyncSession, tenant: str, role: Role) -> l
     return [i for i, permissions in rows if str(role) in permissions.get("view", [str(r) for r in Role])]
 
 
-async def deploy(session: AsyncSession, tenant: str, key: str, text: str, *, origin: str, now: datetime,
-                 directory: Directory | None, file: str | None = None) -> Deployed:
+async def deploy(
+    session: AsyncSession,
+    tenant: str,
+    key: str,
+    text: str,
+    *,
+    origin: str,
+    now: datetime,
+    directory: Directory | None,
+    file: str | None = None,
+) -> Deployed:
     """Validate ``text`` as flow ``key`` and store it as the newest version unless unchanged.
 
     Raises ``ConfigErrors`` (located in ``file``) and stores nothing when the
     definition is bad; ``IntegrityError`` (on flush or commit) when another
     deploy of the same flow took the version number first: deploy again.
     """
-    flow, errors = read_flow_text(text, file or f"{tenant}/{key}.yaml", directory if directory and directory.people
-                                  else None, key)
+    flow, errors = read_flow_text(
+        text, file or f"{tenant}/{key}.yaml", directory if directory and directory.people else None, key
+    )
     if flow is None:
         raise ConfigErrors(errors)
     digest = digest_of(text)
     current = (await latest_versions(session, tenant)).get(key)
     if current is not None and current.digest == digest:
         return Deployed(current, created=False)
-    row = FlowVersion(tenant=tenant, flow_key=key, version=(current.version if current else 0) + 1, digest=digest,
-                      source=text, definition=flow.dump(), templates=flow.template_names,
-                      permissions=flow.permissions.model_dump(mode="json"), origin=origin, created_at=now)
+    row = FlowVersion(
+        tenant=tenant,
+        flow_key=key,
+        version=(current.version if current else 0) + 1,
+        digest=digest,
+        source=text,
+        definition=flow.dump(),
+        templates=flow.template_names,
+        permissions=flow.permissions.model_dump(mode="json"),
+        origin=origin,
+        created_at=now,
+    )
     session.add(row)
     await session.flush()
     _parsed.put(digest, row.definition)

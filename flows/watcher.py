@@ -43,7 +43,9 @@ def changed_files(before: Snapshot, after: Snapshot) -> list[Path]:
     return sorted(p for p, mark in after.items() if before.get(p) != mark)
 
 
-async def _apply(sessions: async_sessionmaker[AsyncSession], conf_dir: Path, paths: list[Path]) -> DeployReport:
+async def _apply(
+    sessions: async_sessionmaker[AsyncSession], conf_dir: Path, paths: list[Path]
+) -> DeployReport:
     report = DeployReport()
     if conf_dir / PEOPLE_FILE in paths:
         await sync_people(sessions, conf_dir, report)
@@ -55,8 +57,9 @@ async def _apply(sessions: async_sessionmaker[AsyncSession], conf_dir: Path, pat
     return report
 
 
-async def watch(sessions: async_sessionmaker[AsyncSession], conf_dir: Path, stop: asyncio.Event,
-                interval_s: float = 2.0) -> None:
+async def watch(
+    sessions: async_sessionmaker[AsyncSession], conf_dir: Path, stop: asyncio.Event, interval_s: float = 2.0
+) -> None:
     """Until ``stop``: deploy changed files every ``interval_s`` (start-up deployed the rest already)."""
     seen = snapshot(conf_dir)
     while not stop.is_set():
@@ -69,4 +72,9 @@ async def watch(sessions: async_sessionmaker[AsyncSession], conf_dir: Path, stop
         seen = current
         if paths:
             report = await _apply(sessions, conf_dir, paths)
-            log.info("config change handled", files=len(paths), deployed=len(report.deployed), errors=len(report.errors))
+            log.info(
+                "config change handled",
+                files=len(paths),
+                deployed=len(report.deployed),
+                errors=len(report.errors),
+            )

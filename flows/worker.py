@@ -44,8 +44,13 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def intake_handler(sessions: async_sessionmaker[AsyncSession], consumer: StreamConsumer, tenant: str,
-                   catalogs: CatalogCache, clock: Callable[[], datetime] = utcnow) -> Handler:
+def intake_handler(
+    sessions: async_sessionmaker[AsyncSession],
+    consumer: StreamConsumer,
+    tenant: str,
+    catalogs: CatalogCache,
+    clock: Callable[[], datetime] = utcnow,
+) -> Handler:
     """The stream handler: parse the batch, make its tickets in one transaction (commit before the ack)."""
     presence = presence_source(consumer.redis, tenant, _now_ms)
 
@@ -55,22 +60,40 @@ def intake_handler(sessions: async_sessionmaker[AsyncSession], consumer: StreamC
             try:
                 events.append(IntentEvent.from_fields(entry.fields))
             except ValueError as exc:
-                await consumer.redis.xadd(consumer.dead_letter_stream,
-                                          {**entry.fields, "_origin_id": entry.id, "_error": str(exc)})
-                log.error("malformed intent event moved to dead letters", tenant=tenant, entry=entry.id, error=str(exc))
+                await consumer.redis.xadd(
+                    consumer.dead_letter_stream, {**entry.fields, "_origin_id": entry.id, "_error": str(exc)}
+                )
+                log.error(
+                    "malformed intent event moved to dead letters",
+                    tenant=tenant,
+                    entry=entry.id,
+                    error=str(exc),
+                )
         if not events:
             return
         async with sessions.begin() as session:
             catalog = await catalogs.get(session, tenant)
             result = await intake(session, tenant, events, catalog=catalog, now=clock(), presence=presence)
-        log.info("intent batch", tenant=tenant, entries=len(entries), created=result.created,
-                 attached=result.attached, duplicates=result.duplicates, skipped=result.skipped)
+        log.info(
+            "intent batch",
+            tenant=tenant,
+            entries=len(entries),
+            created=result.created,
+            attached=result.attached,
+            duplicates=result.duplicates,
+            skipped=result.skipped,
+        )
 
     return handle
 
 
-def _consumer_worker(redis: aioredis.Redis, sessions: async_sessionmaker[AsyncSession], tenant: str, node: str,
-                     catalogs: CatalogCache) -> Worker:
+def _consumer_worker(
+    redis: aioredis.Redis,
+    sessions: async_sessionmaker[AsyncSession],
+    tenant: str,
+    node: str,
+    catalogs: CatalogCache,
+) -> Worker:
     consumer = StreamConsumer(redis, intents_stream(tenant), GROUP, node)
     handler = intake_handler(sessions, consumer, tenant, catalogs)
 
@@ -86,12 +109,19 @@ async def flow_worker(runtime: Runtime) -> AsyncIterator[None]:
     sessions = session_factory(runtime.engine)
     conf_dir = runtime.settings.conf_dir
     report = await deploy_files(sessions, conf_dir)
-    log.info("flows deployed at start", deployed=len(report.deployed), unchanged=len(report.unchanged),
-             errors=len(report.errors))
+    log.info(
+        "flows deployed at start",
+        deployed=len(report.deployed),
+        unchanged=len(report.unchanged),
+        errors=len(report.errors),
+    )
     catalogs = CatalogCache()
     workers: dict[str, Worker] = {
-        f"flows-intake:{t}": _consumer_worker(runtime.redis, sessions, t, runtime.settings.node_name, catalogs)
-        for t in tenants_in(conf_dir, "flows")}
+        f"flows-intake:{t}": _consumer_worker(
+            runtime.redis, sessions, t, runtime.settings.node_name, catalogs
+        )
+        for t in tenants_in(conf_dir, "flows")
+    }
 
     async def watcher(stop: asyncio.Event) -> None:
         await watch(sessions, conf_dir, stop)

@@ -23,14 +23,35 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from flows.assign import Assigner
 from flows.definition import FlowDef
 from flows.directory import Directory
-from flows.models import OPEN_TASK_STATES, AssignCursor, EventKind, Person, Task, TaskState, Ticket, TicketEvent, TicketState
+from flows.models import (
+    OPEN_TASK_STATES,
+    AssignCursor,
+    EventKind,
+    Person,
+    Task,
+    TaskState,
+    Ticket,
+    TicketEvent,
+    TicketState,
+)
 from flows.people_store import load_directory
 
 __all__ = ["EventRec", "PresenceSource", "TaskRec", "TicketDraft", "Workspace"]
 
 PresenceSource = Callable[[], Awaitable[frozenset[str]]]
-_TICKET_COLUMNS = ("state", "result", "current_node", "step", "fields", "outcomes", "actors", "repeat",
-                   "last_call_at", "updated_at", "closed_at")
+_TICKET_COLUMNS = (
+    "state",
+    "result",
+    "current_node",
+    "step",
+    "fields",
+    "outcomes",
+    "actors",
+    "repeat",
+    "last_call_at",
+    "updated_at",
+    "closed_at",
+)
 _TASK_COLUMNS = ("assignee", "state", "outcome", "acted_by", "acted_at", "activated_at", "due_at")
 
 
@@ -67,10 +88,19 @@ class TicketDraft:
         return {**self.fields, **self.outcomes, "repeat": self.repeat, "outcome": outcome}
 
     def row(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "flow_key": self.flow.key, "flow_version_id": self.flow_version_id,
-                "template": self.template, "intent": self.intent, "call_id": self.call_id, "caller": self.caller,
-                "priority": self.priority, "opened_at": self.opened_at, "version": self.version,
-                **{c: getattr(self, c) for c in _TICKET_COLUMNS}}
+        return {
+            "tenant": self.tenant,
+            "flow_key": self.flow.key,
+            "flow_version_id": self.flow_version_id,
+            "template": self.template,
+            "intent": self.intent,
+            "call_id": self.call_id,
+            "caller": self.caller,
+            "priority": self.priority,
+            "opened_at": self.opened_at,
+            "version": self.version,
+            **{c: getattr(self, c) for c in _TICKET_COLUMNS},
+        }
 
 
 @dataclass(eq=False)
@@ -125,8 +155,15 @@ def dialect_insert(conn: AsyncConnection) -> Any:
 class Workspace:
     """Collects one transaction's changes for one tenant; ``flush`` writes them."""
 
-    def __init__(self, session: AsyncSession, tenant: str, now: datetime, *, directory: Directory | None = None,
-                 presence: PresenceSource | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant: str,
+        now: datetime,
+        *,
+        directory: Directory | None = None,
+        presence: PresenceSource | None = None,
+    ) -> None:
         self.session = session
         self.tenant = tenant
         self.now = now
@@ -155,12 +192,16 @@ class Workspace:
 
     async def open_tasks(self, people: Sequence[str]) -> dict[str, int]:
         c = Person.__table__.c
-        rows = await self.session.execute(select(c.key, c.open_tasks).where(c.tenant == self.tenant, c.key.in_(people)))
+        rows = await self.session.execute(
+            select(c.key, c.open_tasks).where(c.tenant == self.tenant, c.key.in_(people))
+        )
         return {key: count for key, count in rows.all()}
 
     async def cursor(self, scope: str) -> int:
         c = AssignCursor.__table__.c
-        found = await self.session.execute(select(c.position).where(c.tenant == self.tenant, c.scope == scope))
+        found = await self.session.execute(
+            select(c.position).where(c.tenant == self.tenant, c.scope == scope)
+        )
         return found.scalar_one_or_none() or 0
 
     # -- recording ---------------------------------------------------------------
@@ -194,10 +235,24 @@ class Workspace:
         await self._write_tasks(conn)
         events = [e for e in self.events if not e.ticket.skipped]
         if events:
-            await conn.execute(TicketEvent.__table__.insert(), [
-                {"tenant": self.tenant, "ticket_id": e.ticket.id, "task_id": e.task_id, "at": e.at, "actor": e.actor,
-                 "kind": e.kind, "from_node": e.from_node, "to_node": e.to_node, "changes": e.changes, "data": e.data}
-                for e in events])
+            await conn.execute(
+                TicketEvent.__table__.insert(),
+                [
+                    {
+                        "tenant": self.tenant,
+                        "ticket_id": e.ticket.id,
+                        "task_id": e.task_id,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "kind": e.kind,
+                        "from_node": e.from_node,
+                        "to_node": e.to_node,
+                        "changes": e.changes,
+                        "data": e.data,
+                    }
+                    for e in events
+                ],
+            )
         await self._write_counters(conn)
         self.new_tickets, self.tickets, self.tasks, self.events = [], [], [], []
 
@@ -205,8 +260,11 @@ class Workspace:
         if not self.new_tickets:
             return
         t = Ticket.__table__
-        statement = (dialect_insert(conn)(t).on_conflict_do_nothing(index_elements=["tenant", "call_id", "template"])
-                     .returning(t.c.id, t.c.call_id, t.c.template))
+        statement = (
+            dialect_insert(conn)(t)
+            .on_conflict_do_nothing(index_elements=["tenant", "call_id", "template"])
+            .returning(t.c.id, t.c.call_id, t.c.template)
+        )
         rows = await conn.execute(statement, [d.row() for d in self.new_tickets])
         ids = {(r.call_id, r.template): r.id for r in rows.all()}
         for draft in self.new_tickets:
@@ -217,28 +275,58 @@ class Workspace:
         if not self.tickets:
             return
         t = Ticket.__table__
-        statement = t.update().where(t.c.id == bindparam("b_id")).values(
-            {c: bindparam(f"b_{c}") for c in _TICKET_COLUMNS})
-        await conn.execute(statement, [
-            {"b_id": d.id, **{f"b_{c}": getattr(d, c) for c in _TICKET_COLUMNS}} for d in self.tickets])
+        statement = (
+            t.update()
+            .where(t.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}") for c in _TICKET_COLUMNS})
+        )
+        await conn.execute(
+            statement,
+            [{"b_id": d.id, **{f"b_{c}": getattr(d, c) for c in _TICKET_COLUMNS}} for d in self.tickets],
+        )
 
     async def _write_tasks(self, conn: AsyncConnection) -> None:
         t = Task.__table__
         new = [k for k in self.tasks if k.id is None and not k.ticket.skipped]
         if new:
-            await conn.execute(t.insert(), [
-                {"tenant": self.tenant, "ticket_id": k.ticket.id, "node": k.node, "node_type": k.node_type,
-                 "step": k.step, "seq": k.seq, "assignee": k.assignee, "state": k.state, "outcome": k.outcome,
-                 "acted_by": k.acted_by, "acted_at": k.acted_at, "created_at": k.created_at or self.now,
-                 "activated_at": k.activated_at, "due_at": k.due_at, "sla_s": k.sla_s,
-                 "business_hours": k.business_hours, "warning_plan": k.warning_plan, "callback": k.callback,
-                 "version": 1} for k in new])
+            await conn.execute(
+                t.insert(),
+                [
+                    {
+                        "tenant": self.tenant,
+                        "ticket_id": k.ticket.id,
+                        "node": k.node,
+                        "node_type": k.node_type,
+                        "step": k.step,
+                        "seq": k.seq,
+                        "assignee": k.assignee,
+                        "state": k.state,
+                        "outcome": k.outcome,
+                        "acted_by": k.acted_by,
+                        "acted_at": k.acted_at,
+                        "created_at": k.created_at or self.now,
+                        "activated_at": k.activated_at,
+                        "due_at": k.due_at,
+                        "sla_s": k.sla_s,
+                        "business_hours": k.business_hours,
+                        "warning_plan": k.warning_plan,
+                        "callback": k.callback,
+                        "version": 1,
+                    }
+                    for k in new
+                ],
+            )
         changed = [k for k in self.tasks if k.id is not None and k.dirty]
         if changed:
-            statement = t.update().where(t.c.id == bindparam("b_id")).values(
-                {**{c: bindparam(f"b_{c}") for c in _TASK_COLUMNS}, "version": t.c.version + 1})
-            await conn.execute(statement, [
-                {"b_id": k.id, **{f"b_{c}": getattr(k, c) for c in _TASK_COLUMNS}} for k in changed])
+            statement = (
+                t.update()
+                .where(t.c.id == bindparam("b_id"))
+                .values({**{c: bindparam(f"b_{c}") for c in _TASK_COLUMNS}, "version": t.c.version + 1})
+            )
+            await conn.execute(
+                statement,
+                [{"b_id": k.id, **{f"b_{c}": getattr(k, c) for c in _TASK_COLUMNS}} for k in changed],
+            )
 
     def _load_deltas(self) -> dict[str, int]:
         deltas: dict[str, int] = {}
@@ -256,14 +344,20 @@ class Workspace:
         p = Person.__table__
         deltas = self._load_deltas()
         if deltas:
-            statement = p.update().where(p.c.tenant == self.tenant, p.c.key == bindparam("b_key")).values(
-                open_tasks=p.c.open_tasks + bindparam("b_delta"))
+            statement = (
+                p.update()
+                .where(p.c.tenant == self.tenant, p.c.key == bindparam("b_key"))
+                .values(open_tasks=p.c.open_tasks + bindparam("b_delta"))
+            )
             await conn.execute(statement, [{"b_key": k, "b_delta": d} for k, d in sorted(deltas.items())])
         moves = self._assigner.cursor_moves if self._assigner else {}
         if moves:
             c = AssignCursor.__table__
             insert = dialect_insert(conn)(c)
-            statement = insert.on_conflict_do_update(index_elements=["tenant", "scope"],
-                                                     set_={"position": c.c.position + insert.excluded.position})
-            await conn.execute(statement, [{"tenant": self.tenant, "scope": s, "position": n} for s, n in moves.items()])
+            statement = insert.on_conflict_do_update(
+                index_elements=["tenant", "scope"], set_={"position": c.c.position + insert.excluded.position}
+            )
+            await conn.execute(
+                statement, [{"tenant": self.tenant, "scope": s, "position": n} for s, n in moves.items()]
+            )
             moves.clear()

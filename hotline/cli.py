@@ -161,9 +161,11 @@ def db_revision(message: str) -> None:
     run_async(main)
 
 
-from hotline.cli_tokens import tokens  # noqa: E402 - subcommand groups live in their own modules
+from flows.cli import flows  # noqa: E402 - subcommand groups live in their own modules
+from hotline.cli_tokens import tokens  # noqa: E402
 
 cli.add_command(tokens)
+cli.add_command(flows)
 
 
 def main() -> None:

@@ -66,3 +66,40 @@ def route_meta(tenant: str) -> str:
 def presence(tenant: str) -> str:
     """Sorted set of people online (member: person id, score: when their presence expires, epoch ms)."""
     return _k(tenant, "presence")
+
+
+# -- statistics, live monitor and browser sessions (api/stats/, api/ws.py, api/pages/) --------
+
+
+def stats_calls(tenant: str) -> str:
+    """Hash call id → JSON of the call's open offers (queue, trunk, agent...): what a PBX event changes."""
+    return _k(tenant, "stats", "calls")
+
+
+def stats_live(tenant: str) -> str:
+    """Hash ``dimension|name|figure`` → gauge (``waiting``, ``in_use``) of the calls in progress."""
+    return _k(tenant, "stats", "live")
+
+
+def stats_day(tenant: str, day: str) -> str:
+    """Hash ``dimension|name|result`` → count of offers that ended on UTC day ``day`` (``YYYYMMDD``)."""
+    return _k(tenant, "stats", "day", day)
+
+
+def stats_dirty(tenant: str) -> str:
+    """Set of interval starts (epoch seconds) whose offers changed since their report row was written."""
+    return _k(tenant, "stats", "dirty")
+
+
+def stats_lock(tenant: str) -> str:
+    """The node that reads the tenant's PBX events now: one reader at a time keeps each call's events in order."""
+    return _k(tenant, "stats", "lock")
+
+
+def web_session(digest: str) -> str:
+    """One browser session (JSON principal + CSRF token), keyed by the SHA-256 of the cookie's random id.
+
+    Not tenant-tagged: the cookie alone must find it. Hashing the id means a
+    Redis dump hands out no usable cookie.
+    """
+    return f"{PREFIX}:web-session:{{{digest}}}"

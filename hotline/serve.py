@@ -127,9 +127,10 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 def parts() -> list[Part]:
     """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
+    from flows.worker import flow_worker
     from hotline.call_log import call_log
 
-    return [call_log]
+    return [call_log, flow_worker]
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:

@@ -35,8 +35,12 @@ OPERATOR_TIMEOUT_S = 5.0
 def async_routing_client(url: str, timeout_s: float, max_connections: int = 64) -> aioredis.Redis:
     """A client that gives up after ``timeout_s`` and never retries (see ``router.sync.routing_client``)."""
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
     )
     return aioredis.Redis.from_pool(pool)
 
@@ -44,8 +48,14 @@ def async_routing_client(url: str, timeout_s: float, max_connections: int = 64) 
 class AsyncRouter:
     """Routes calls for every tenant of ``config``; one per process (see ``router.sync.Router``)."""
 
-    def __init__(self, client: aioredis.Redis, config: RoutingConfig, *, node: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        config: RoutingConfig,
+        *,
+        node: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.node = node
         self.planner = Planner(config)
@@ -103,7 +113,9 @@ class AsyncRouter:
         try:
             return bool(await self._run(self.planner.release(tenant, call_id))) or freed
         except REDIS_FAULTS as exc:
-            log.warning("release not recorded, lease will lapse", tenant=tenant, call_id=call_id, error=repr(exc))
+            log.warning(
+                "release not recorded, lease will lapse", tenant=tenant, call_id=call_id, error=repr(exc)
+            )
             return freed
 
     async def renew(self, tenant: str, call_id: str) -> bool:
@@ -127,7 +139,9 @@ class AsyncRouter:
         try:
             state = Breaker((await self._run(call)).decode())
         except REDIS_FAULTS as exc:
-            log.warning("breaker report lost", tenant=tenant, trunk=trunk, outcome=str(outcome), error=repr(exc))
+            log.warning(
+                "breaker report lost", tenant=tenant, trunk=trunk, outcome=str(outcome), error=repr(exc)
+            )
             return None
         if state is Breaker.OPEN:
             log.warning("trunk breaker open", tenant=tenant, trunk=trunk)
@@ -158,7 +172,9 @@ class AsyncRouter:
 
     async def reconcile(self, tenant: str, pbx: str, live: set[str], grace_s: float = 10.0) -> list[str]:
         """Drop ``pbx``'s leases whose call is not in ``live`` and older than ``grace_s``; returns their ids."""
-        dropped = self.planner.dropped(await self._operator(self.planner.reconcile(tenant, pbx, live, grace_s)))
+        dropped = self.planner.dropped(
+            await self._operator(self.planner.reconcile(tenant, pbx, live, grace_s))
+        )
         if dropped:
             log.warning("dropped stale leases", tenant=tenant, pbx=pbx, count=len(dropped))
         return dropped
@@ -166,8 +182,9 @@ class AsyncRouter:
     async def status(self, tenant: str) -> list[TargetStatus]:
         return self.planner.parse_status(tenant, await self._operator(self.planner.status(tenant)))
 
-    async def set_live(self, tenant: str, name: str, *, limit: int | None = None,
-                       state: TrunkState | None = None) -> None:
+    async def set_live(
+        self, tenant: str, name: str, *, limit: int | None = None, state: TrunkState | None = None
+    ) -> None:
         """Change a trunk's or diversion's limit and/or state until the next deploy; the next call sees it."""
         key, fields = self.planner.set_live(tenant, name, limit=limit, state=state)
         try:

@@ -52,14 +52,23 @@ def _items(raw: Any, section: str, field: str) -> list[tuple[tuple[Any, ...], An
     items = raw.get(section) if isinstance(raw, dict) else None
     if not isinstance(items, list):
         return []
-    return [((section, i, field), item[field]) for i, item in enumerate(items) if isinstance(item, dict) and field in item]
+    return [
+        ((section, i, field), item[field])
+        for i, item in enumerate(items)
+        if isinstance(item, dict) and field in item
+    ]
 
 
 def _cross_check_all(data: Any, file: str) -> list[ConfigError]:
     tenants = data.get("tenants") if isinstance(data, dict) else None
     if not isinstance(tenants, dict):
         return []
-    return [error for name, raw in tenants.items() if isinstance(raw, dict) for error in _cross_check(name, raw, file)]
+    return [
+        error
+        for name, raw in tenants.items()
+        if isinstance(raw, dict)
+        for error in _cross_check(name, raw, file)
+    ]
 
 
 def _cross_check(tenant: str, raw: dict[str, Any], file: str) -> list[ConfigError]:
@@ -71,22 +80,36 @@ def _cross_check(tenant: str, raw: dict[str, Any], file: str) -> list[ConfigErro
     hardphones = raw.get("hardphones")
     if isinstance(hardphones, dict) and "name" in hardphones:
         targets.append((("hardphones", "name"), hardphones["name"]))
-    out = _duplicates(targets, error, "route target name", "trunks, diversions and hard phones share one name space")
+    out = _duplicates(
+        targets, error, "route target name", "trunks, diversions and hard phones share one name space"
+    )
     out += _duplicates(_items(raw, "queues", "name"), error, "queue name")
-    out += _duplicates(_items(raw, "diversions", "level"), error, "diversion level",
-                       "each diversion needs its own level so the overflow order is clear")
+    out += _duplicates(
+        _items(raw, "diversions", "level"),
+        error,
+        "diversion level",
+        "each diversion needs its own level so the overflow order is clear",
+    )
     known = {name for _, name in trunks}
     queues = raw.get("queues")
     for qi, queue in enumerate(queues if isinstance(queues, list) else []):
         entries = queue.get("trunks") if isinstance(queue, dict) else None
-        used = [((qi, ti), _trunk_ref(e)) for ti, e in enumerate(entries if isinstance(entries, list) else [])]
+        used = [
+            ((qi, ti), _trunk_ref(e)) for ti, e in enumerate(entries if isinstance(entries, list) else [])
+        ]
         label = f"queue '{queue.get('name', qi)}'" if isinstance(queue, dict) else f"queue {qi}"
         for (q, t), name in used:
             if name is not None and name not in known:
-                out.append(error(("queues", q, "trunks", t), f"{label} uses unknown trunk '{name}'",
-                                 f"known trunks: {', '.join(sorted(map(str, known))) or 'none'}"))
-        out += _duplicates([(("queues", q, "trunks", t), n) for (q, t), n in used if n is not None], error,
-                           f"{label} trunk")
+                out.append(
+                    error(
+                        ("queues", q, "trunks", t),
+                        f"{label} uses unknown trunk '{name}'",
+                        f"known trunks: {', '.join(sorted(map(str, known))) or 'none'}",
+                    )
+                )
+        out += _duplicates(
+            [(("queues", q, "trunks", t), n) for (q, t), n in used if n is not None], error, f"{label} trunk"
+        )
     return out
 
 
@@ -95,7 +118,9 @@ def _trunk_ref(entry: Any) -> Any:
     return entry.get("trunk") if isinstance(entry, dict) else entry
 
 
-def _duplicates(items: list[tuple[tuple[Any, ...], Any]], error: Any, what: str, hint: str = "") -> list[ConfigError]:
+def _duplicates(
+    items: list[tuple[tuple[Any, ...], Any]], error: Any, what: str, hint: str = ""
+) -> list[ConfigError]:
     """An error at each repeat (not the first use) of a value that must be unique."""
     seen: set[Any] = set()
     out = []

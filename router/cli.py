@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from rich.table import Table
+from rich import box
+from rich.table import Column, Table
 
 from hotline.cli import Failure, console, settings_or_fail
 from hotline.redisconn import RedisUnavailable, sync_client
@@ -39,7 +40,9 @@ def _router(tenant: str | None) -> Iterator[tuple[Router, str]]:
         raise Failure(f"several tenants in routing.yaml, pick one with --tenant: {', '.join(tenants)}")
     chosen = tenant or tenants[0]
     if chosen not in config.tenants:
-        raise Failure(f"no tenant '{chosen}' in {settings.conf_dir / 'routing.yaml'}; known: {', '.join(tenants)}")
+        raise Failure(
+            f"no tenant '{chosen}' in {settings.conf_dir / 'routing.yaml'}; known: {', '.join(tenants)}"
+        )
     try:
         yield Router(client, config, node=settings.node_name), chosen
     except RouterError as exc:
@@ -49,26 +52,39 @@ def _router(tenant: str | None) -> Iterator[tuple[Router, str]]:
 
 
 def _breaker(row: TargetStatus) -> str:
-    if row.breaker is Breaker.CLOSED:
-        return "closed"
-    if row.reopen_in_s is None:
+    if row.breaker is Breaker.CLOSED or row.reopen_in_s is None:
         return str(row.breaker)
-    return f"{row.breaker} (probe in {row.reopen_in_s:.0f}s)" if row.reopen_in_s else f"{row.breaker} (probe due)"
+    return f"{row.breaker} ({row.reopen_in_s:.0f}s)" if row.reopen_in_s else f"{row.breaker} (probe due)"
 
 
-def _source(source: Source) -> str:
-    return f"[bold yellow]{source}[/]" if source is Source.LIVE else str(source)
+def _source(row: TargetStatus) -> str:
+    """``config`` when the deployed file is in force, ``live`` when both values are live changes, else which one is."""
+    live = [
+        what
+        for what, source in (("capacity", row.capacity_source), ("state", row.state_source))
+        if source is Source.LIVE
+    ]
+    if not live:
+        return str(Source.CONFIG)
+    return f"[bold yellow]live{'' if len(live) == 2 else ' ' + live[0]}[/]"
 
 
 def _table(tenant: str, rows: list[TargetStatus]) -> Table:
-    table = Table("target", "kind", "capacity", "in use", "source", "state", "source", "breaker",
-                  title=f"routing of tenant {tenant}")
+    table = Table(
+        *(
+            Column(name, no_wrap=True)
+            for name in ("target", "kind", "capacity", "in use", "state", "source", "breaker")
+        ),
+        title=f"routing of tenant {tenant}",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for row in rows:
-        capacity = "unlimited" if row.capacity is None else str(row.capacity)
+        capacity = "no limit" if row.capacity is None else str(row.capacity)
         full = row.capacity is not None and row.in_use >= row.capacity
         in_use = f"[red]{row.in_use}[/]" if full else str(row.in_use)
-        table.add_row(row.name, str(row.kind), capacity, in_use, _source(row.capacity_source), str(row.state),
-                      _source(row.state_source), _breaker(row))
+        table.add_row(row.name, str(row.kind), capacity, in_use, str(row.state), _source(row), _breaker(row))
     return table
 
 
@@ -88,8 +104,12 @@ def status(tenant: str | None) -> None:
 @route.command("set")
 @click.argument("trunk")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="New capacity (calls at once).")
-@click.option("--state", type=click.Choice([s.value for s in TrunkState]), default=None,
-              help="up, down, or drain (no new calls, live ones finish).")
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in TrunkState]),
+    default=None,
+    help="up, down, or drain (no new calls, live ones finish).",
+)
 @click.option("--tenant", default=None, help="Tenant (default: the only one configured).")
 def set_(trunk: str, limit: int | None, state: str | None, tenant: str | None) -> None:
     """Change TRUNK's (or a diversion's) capacity and/or state; applies to the next call, no restart."""

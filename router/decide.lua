@@ -13,36 +13,33 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local calls, targets, call_id = KEYS[1], KEYS[2], ARGV[1]
 local ttl, n_trunks, n = tonumber(ARGV[4]), tonumber(ARGV[5]), #KEYS - 2
-local names = {}
-for i = 1, n do names[i] = string.match(KEYS[2 + i], '[^:]+$') end
+local function name(i) return string.match(KEYS[2 + i], '[^:]+$') end
 
 -- A repeated request for a call that still holds a lease gets the same target, renewed.
 local held = redis.call('HGET', calls, call_id)
 if held then
-  local name = string.match(held, '^[^|]*')
+  local holder = string.match(held, '^[^|]*')
   for i = 1, n do
-    if names[i] == name and redis.call('ZSCORE', KEYS[2 + i], call_id) then
+    if name(i) == holder and redis.call('ZSCORE', KEYS[2 + i], call_id) then
       redis.call('ZADD', KEYS[2 + i], now + ttl, call_id)
       return {i, 0, 'repeat', 0}
     end
   end
 end
 
--- Every target's live settings in one read: limit, state, breaker, reopen_at, cooldown_ms.
-local fields = {}
-for i = 1, n do
-  local p = names[i] .. ':'
-  fields[#fields + 1], fields[#fields + 2], fields[#fields + 3] = p .. 'limit', p .. 'state', p .. 'breaker'
-  fields[#fields + 1], fields[#fields + 2] = p .. 'reopen_at', p .. 'cooldown_ms'
+-- A target's live settings (limit, state, breaker, reopen_at, cooldown_ms), read only when it is
+-- considered; false when Redis lost them (the caller loads the config again and retries).
+local function settings(i)
+  local p = name(i) .. ':'
+  local v = redis.call('HMGET', targets, p .. 'limit', p .. 'state', p .. 'breaker', p .. 'reopen_at', p .. 'cooldown_ms')
+  if not v[1] or not v[2] then return false end
+  return tonumber(v[1]), v[2], v[3] or 'closed', tonumber(v[4] or 0), tonumber(v[5] or 0)
 end
-local v = redis.call('HMGET', targets, unpack(fields))
-for i = 1, n do
-  if not v[5 * i - 4] or not v[5 * i - 3] then return {0, 0, 'reload', 0} end
-end
+local RELOAD = {0, 0, 'reload', 0}
 
 -- Drop lapsed leases (lost hang-ups); the calls hash entry goes only if it still names this target.
 local function in_use(i)
-  local z, prefix = KEYS[2 + i], names[i] .. '|'
+  local z, prefix = KEYS[2 + i], name(i) .. '|'
   local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', now)
   if #lapsed > 0 then
     redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
@@ -56,28 +53,29 @@ end
 
 local function take(i)
   redis.call('ZADD', KEYS[2 + i], now + ttl, call_id)
-  redis.call('HSET', calls, call_id, names[i] .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. now)
+  redis.call('HSET', calls, call_id, name(i) .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. now)
 end
 
 -- Trunks, one priority tier at a time; in a tier the least load per unit of weight wins.
 local level, reason = 0, 'ok'
 local i = 1
 while i <= n_trunks do
-  local rank, best, best_used, best_w, best_probe = ARGV[4 + 2 * i], nil, 0, 1, false
+  local rank, best, best_used, best_w, best_cooldown = ARGV[4 + 2 * i], nil, 0, 1, nil
   local tier_level, tier_reason = 0, 'ok'
   while i <= n_trunks and ARGV[4 + 2 * i] == rank do
-    local limit, breaker = tonumber(v[5 * i - 4]), v[5 * i - 2] or 'closed'
-    if v[5 * i - 3] == 'up' then
+    local limit, state, breaker, reopen_at, cooldown = settings(i)
+    if not limit then return RELOAD end
+    if state == 'up' then
       local used = in_use(i)
       local probe = breaker ~= 'closed'
       if used >= limit then
         tier_level, tier_reason = 2, 'overflow'
-      elseif probe and now < tonumber(v[5 * i - 1] or 0) then
+      elseif probe and now < reopen_at then
         if tier_level < 1 then tier_level, tier_reason = 1, 'breaker_open' end
       else
         local w = tonumber(ARGV[5 + 2 * i])
         if best == nil or (used + 1) * best_w < (best_used + 1) * w then
-          best, best_used, best_w, best_probe = i, used, w, probe
+          best, best_used, best_w, best_cooldown = i, used, w, probe and cooldown or nil
         end
       end
     end
@@ -85,20 +83,20 @@ while i <= n_trunks do
   end
   if best then
     take(best)
-    if best_probe then
-      local p = names[best] .. ':'
-      redis.call('HSET', targets, p .. 'breaker', 'half_open', p .. 'reopen_at', now + tonumber(v[5 * best]),
-                 p .. 'probe', call_id)
+    if best_cooldown then
+      local p = name(best) .. ':'
+      redis.call('HSET', targets, p .. 'breaker', 'half_open', p .. 'reopen_at', now + best_cooldown, p .. 'probe', call_id)
     end
-    return {best, level, reason, best_probe and 1 or 0}
+    return {best, level, reason, best_cooldown and 1 or 0}
   end
   if tier_level > level then level, reason = tier_level, tier_reason end
 end
 
 -- Every trunk is full, down or broken: the diversions by level, each up to its limit (-1: none).
 for d = n_trunks + 1, n - 1 do
-  local limit = tonumber(v[5 * d - 4])
-  if v[5 * d - 3] == 'up' and (limit < 0 or in_use(d) < limit) then
+  local limit, state = settings(d)
+  if not limit then return RELOAD end
+  if state == 'up' and (limit < 0 or in_use(d) < limit) then
     take(d)
     return {d, 2, 'no_trunk', 0}
   end

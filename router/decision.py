@@ -15,7 +15,15 @@ from enum import StrEnum
 
 from router.model import Level, Queue, RouteKind, TenantRouting
 
-__all__ = ["Decision", "Reason", "RouterError", "RouterMisuse", "RouterUnavailable", "UnknownName", "decision_for"]
+__all__ = [
+    "Decision",
+    "Reason",
+    "RouterError",
+    "RouterMisuse",
+    "RouterUnavailable",
+    "UnknownName",
+    "decision_for",
+]
 
 
 class RouterError(Exception):
@@ -67,8 +75,9 @@ class Decision:
     probe: bool = False
 
 
-def decision_for(routing: TenantRouting, queue: Queue | None, name: str, level: Level, reason: Reason,
-                 probe: bool = False) -> Decision:
+def decision_for(
+    routing: TenantRouting, queue: Queue | None, name: str, level: Level, reason: Reason, probe: bool = False
+) -> Decision:
     """The decision that sends a call of ``queue`` to the target ``name``; raises ``UnknownName``."""
     trunk = routing.trunk(name)
     if trunk is not None:

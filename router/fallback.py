@@ -24,7 +24,7 @@ from router.decision import Decision, Reason, decision_for
 from router.model import Level, RoutingConfig, TrunkState
 from router.plan import Planner
 
-__all__ = ["LocalRouter", "REDIS_FAULTS", "fault_reason"]
+__all__ = ["REDIS_FAULTS", "LocalRouter", "fault_reason"]
 
 log = get_logger(__name__)
 
@@ -60,8 +60,12 @@ class LocalRouter:
         reason = fault_reason(exc)
         with self._lock:
             if now >= self._until:
-                log.warning("redis unusable for routing, deciding locally", reason=str(reason), error=repr(exc),
-                            retry_s=self._retry_s)
+                log.warning(
+                    "redis unusable for routing, deciding locally",
+                    reason=str(reason),
+                    error=repr(exc),
+                    retry_s=self._retry_s,
+                )
             self._until, self._last = now + self._retry_s, reason
         return reason
 
@@ -83,8 +87,15 @@ class LocalRouter:
                 self._held[(tenant, call_id)] = (name, now + self._ttl_s)
             self.counts[reason] += 1
         decision = decision_for(routing, routing.queue(queue), name, Level.HARDPHONE, reason)
-        log.warning("routed locally", tenant=tenant, queue=queue, call_id=call_id, reason=str(reason),
-                    route=decision.name, kind=str(decision.kind))
+        log.warning(
+            "routed locally",
+            tenant=tenant,
+            queue=queue,
+            call_id=call_id,
+            reason=str(reason),
+            route=decision.name,
+            kind=str(decision.kind),
+        )
         return decision
 
     def release(self, tenant: str, call_id: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
+    "NUMBER_PLACEHOLDER",
     "Breaker",
     "BreakerPolicy",
     "DegradeMode",
@@ -26,7 +27,6 @@ __all__ = [
     "DiversionKind",
     "HardPhones",
     "Level",
-    "NUMBER_PLACEHOLDER",
     "Pbx",
     "Queue",
     "QueueTrunk",
@@ -150,7 +150,9 @@ class Trunk(_Model):
     @classmethod
     def _has_number(cls, value: str) -> str:
         if NUMBER_PLACEHOLDER not in value:
-            raise ValueError(f"dial template must contain {NUMBER_PLACEHOLDER}, e.g. PJSIP/{NUMBER_PLACEHOLDER}@carrier")
+            raise ValueError(
+                f"dial template must contain {NUMBER_PLACEHOLDER}, e.g. PJSIP/{NUMBER_PLACEHOLDER}@carrier"
+            )
         return value
 
     def dial_string(self, number: str) -> str:
@@ -231,7 +233,11 @@ class TenantRouting(_Model):
 
     def target_names(self) -> list[str]:
         """Every route target, trunks first, then diversions by level, then the hard-phone group."""
-        return [t.name for t in self.trunks] + [d.name for d in self.diversions_by_level()] + [self.hardphones.name]
+        return (
+            [t.name for t in self.trunks]
+            + [d.name for d in self.diversions_by_level()]
+            + [self.hardphones.name]
+        )
 
 
 class RoutingConfig(_Model):

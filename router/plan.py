@@ -8,8 +8,9 @@ same by construction. No I/O, no clock, no randomness here: the scripts take
 the time from Redis TIME so several nodes agree.
 
 Each script gets every key it touches in KEYS (all under the tenant's hash
-tag, so one Cluster slot), and the config's defaults in ARGV: if Redis lost
-the loaded state, a decision still uses the deployed limits.
+tag, so one Cluster slot). Limits and states in force live in one hash per
+tenant that ``load.lua`` fills from the config; if Redis lost it, the decide
+script answers "reload" and the driver loads the config and asks again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from router.model import Breaker, Level, Queue, RouteKind, RoutingConfig, Source
 __all__ = ["Outcome", "Planner", "Script", "ScriptCall", "TargetStatus"]
 
 UNLIMITED = -1
+#: Which part of a lease record (``target|node|pbx|started_ms``, 1-based) the sweep script matches on.
+_BY_NODE, _BY_PBX = 2, 3
 
 
 class Script(StrEnum):
@@ -47,13 +50,21 @@ class Outcome(StrEnum):
     SUCCESS = "success"
 
 
+Arg = bytes | str | int
+
+
 @dataclass(frozen=True, slots=True)
 class ScriptCall:
-    """One round trip: run ``script`` with these keys and args."""
+    """One round trip: run ``script`` with these keys and args.
+
+    What does not change between calls is encoded once, as bytes: redis-py
+    packs bytes about twice as fast as text, and packing is most of a
+    decision's cost on the Python side.
+    """
 
     script: Script
-    keys: tuple[str, ...]
-    args: tuple[str | int, ...]
+    keys: tuple[Arg, ...]
+    args: tuple[Arg, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,21 +95,34 @@ class _Target:
 
 @dataclass(frozen=True, slots=True)
 class _QueuePlan:
+    """One queue's targets in the order tried; ``routes[i]`` is target i's decision without level and
+    reason; ``args`` are the lease TTL, the number of trunks, then each trunk's rank and weight;
+    ``decided`` remembers each decide reply seen (a small, finite set) with its decision."""
+
     targets: tuple[_Target, ...]
-    routes: tuple[Decision, ...]  # per target, a template decision: level, reason and probe are filled per call
+    routes: tuple[Decision, ...]
     n_trunks: int
-    keys: tuple[str, ...]
-    args: tuple[int, ...]
+    keys: tuple[bytes, ...]
+    args: tuple[bytes, ...]
+    decided: dict[tuple[Any, ...], Decision]
 
 
 class _TenantPlan:
     """Everything about one tenant that does not change between calls, computed once."""
 
-    def __init__(self, tenant: str, routing: TenantRouting) -> None:
+    def __init__(self, tenant: str, routing: TenantRouting, ttl_ms: int) -> None:
         self.tenant = tenant
         self.routing = routing
         diversions = [
-            _Target(d.name, RouteKind.DIVERSION, d.level, 1, UNLIMITED if d.capacity is None else d.capacity, d.state, 0)
+            _Target(
+                d.name,
+                RouteKind.DIVERSION,
+                d.level,
+                1,
+                UNLIMITED if d.capacity is None else d.capacity,
+                d.state,
+                0,
+            )
             for d in routing.diversions_by_level()
         ]
         hardphones = _Target(routing.hardphones.name, RouteKind.HARDPHONE, 0, 1, UNLIMITED, TrunkState.UP, 0)
@@ -106,28 +130,38 @@ class _TenantPlan:
         self.targets = (*trunks, *diversions, hardphones)
         self.by_name = {t.name: t for t in self.targets}
         self.keys = self._keys(self.targets)
-        self.queues = {q.name: self._queue(q, diversions, hardphones) for q in routing.queues}
+        self.queues = {q.name: self._queue(q, diversions, hardphones, ttl_ms) for q in routing.queues}
         self.digest = hashlib.sha256(routing.model_dump_json().encode()).hexdigest()[:16]
 
-    def _keys(self, targets: tuple[_Target, ...]) -> tuple[str, ...]:
+    def _keys(self, targets: tuple[_Target, ...]) -> tuple[bytes, ...]:
         leases = (keys.route_leases(self.tenant, t.name) for t in targets)
-        return (keys.route_calls(self.tenant), keys.route_targets(self.tenant), *leases)
+        return tuple(
+            k.encode() for k in (keys.route_calls(self.tenant), keys.route_targets(self.tenant), *leases)
+        )
 
-    def _queue(self, queue: Queue, diversions: list[_Target], hardphones: _Target) -> _QueuePlan:
+    def _queue(self, queue: Queue, diversions: list[_Target], hardphones: _Target, ttl_ms: int) -> _QueuePlan:
         trunks = [_trunk_target(self.routing, e.trunk, e.priority, e.weight) for e in queue.trunks]
         trunks.sort(key=lambda t: t.rank)  # stable: equal priorities keep the queue's order
         targets = (*trunks, *diversions, hardphones)
         routes = tuple(decision_for(self.routing, queue, t.name, Level.NORMAL, Reason.OK) for t in targets)
-        return _QueuePlan(targets, routes, len(trunks), self._keys(targets),
-                          tuple(a for t in trunks for a in (t.rank, t.weight)))
+        args = (ttl_ms, len(trunks), *(a for t in trunks for a in (t.rank, t.weight)))
+        return _QueuePlan(
+            targets, routes, len(trunks), self._keys(targets), tuple(b"%d" % a for a in args), {}
+        )
 
 
 def _trunk_target(routing: TenantRouting, name: str, priority: int | None, weight: int | None) -> _Target:
     trunk = routing.trunk(name)
     assert trunk is not None  # router/check.py refuses configs whose queues name unknown trunks
-    return _Target(name, RouteKind.TRUNK, trunk.priority if priority is None else priority,
-                   trunk.weight if weight is None else weight, trunk.capacity, trunk.state,
-                   int(trunk.breaker.cooldown_s * 1000))
+    return _Target(
+        name,
+        RouteKind.TRUNK,
+        trunk.priority if priority is None else priority,
+        trunk.weight if weight is None else weight,
+        trunk.capacity,
+        trunk.state,
+        int(trunk.breaker.cooldown_s * 1000),
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -140,7 +174,9 @@ class Planner:
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
         self.ttl_ms = int(config.lease_ttl_s * 1000)
-        self._tenants = {name: _TenantPlan(name, routing) for name, routing in config.tenants.items()}
+        self._tenants = {
+            name: _TenantPlan(name, routing, self.ttl_ms) for name, routing in config.tenants.items()
+        }
 
     def tenants(self) -> list[str]:
         return list(self._tenants)
@@ -168,8 +204,10 @@ class Planner:
             raise RouterMisuse("call id, node and pbx may not contain '|'")
         queued = plan.queues.get(queue)
         if queued is None:
-            return decision_for(plan.routing, None, plan.routing.hardphones.name, Level.HARDPHONE, Reason.UNKNOWN_QUEUE)
-        return ScriptCall(Script.DECIDE, queued.keys, (call_id, node, pbx, self.ttl_ms, queued.n_trunks, *queued.args))
+            return decision_for(
+                plan.routing, None, plan.routing.hardphones.name, Level.HARDPHONE, Reason.UNKNOWN_QUEUE
+            )
+        return ScriptCall(Script.DECIDE, queued.keys, (call_id, node, pbx, *queued.args))
 
     @staticmethod
     def needs_load(reply: list[Any]) -> bool:
@@ -177,10 +215,20 @@ class Planner:
         return int(reply[0]) == 0
 
     def decision(self, tenant: str, queue: str, reply: list[Any]) -> Decision:
-        """Parse the decide script's ``{index, level, reason, probe}``."""
-        index, level, reason, probe = reply
-        route = self._plan(tenant).queues[queue].routes[int(index) - 1]
-        return replace(route, level=Level(int(level)), reason=Reason(_text(reason)), probe=bool(int(probe)))
+        """Parse the decide script's ``{index, level, reason, probe}`` (remembered: replies repeat)."""
+        queued = self._plan(tenant).queues[queue]
+        seen = tuple(reply)
+        found = queued.decided.get(seen)
+        if found is None:
+            index, level, reason, probe = reply
+            found = replace(
+                queued.routes[int(index) - 1],
+                level=Level(int(level)),
+                reason=Reason(_text(reason)),
+                probe=bool(int(probe)),
+            )
+            queued.decided[seen] = found
+        return found
 
     def trunk_order(self, tenant: str, queue: str) -> list[tuple[str, int, int]]:
         """The queue's trunks as ``(name, priority, weight)`` in the order tried; empty for an unknown queue."""
@@ -197,11 +245,13 @@ class Planner:
 
     def clear_node(self, tenant: str, node: str) -> ScriptCall:
         """Drop every lease ``node`` took (call at node start: its calls died with it)."""
-        return ScriptCall(Script.SWEEP, self._plan(tenant).keys, (2, node, 0))
+        return ScriptCall(Script.SWEEP, self._plan(tenant).keys, (_BY_NODE, node, 0))
 
     def reconcile(self, tenant: str, pbx: str, live: set[str], grace_s: float) -> ScriptCall:
         """Drop ``pbx``'s leases older than ``grace_s`` whose call is not in ``live``."""
-        return ScriptCall(Script.SWEEP, self._plan(tenant).keys, (3, pbx, int(grace_s * 1000), *sorted(live)))
+        return ScriptCall(
+            Script.SWEEP, self._plan(tenant).keys, (_BY_PBX, pbx, int(grace_s * 1000), *sorted(live))
+        )
 
     @staticmethod
     def dropped(reply: list[Any]) -> list[str]:
@@ -216,8 +266,14 @@ class Planner:
         if found is None:
             raise UnknownName(f"no trunk '{trunk}' for tenant '{tenant}'")
         policy = found.breaker
-        args = (trunk, str(outcome), call_id or "", policy.failures, int(policy.window_s * 1000),
-                int(policy.cooldown_s * 1000))
+        args = (
+            trunk,
+            str(outcome),
+            call_id or "",
+            policy.failures,
+            int(policy.window_s * 1000),
+            int(policy.cooldown_s * 1000),
+        )
         return ScriptCall(Script.BREAKER, (keys.route_targets(tenant),), args)
 
     # -- operators ----------------------------------------------------------
@@ -229,7 +285,9 @@ class Planner:
         """Every target, trunks first; values Redis lacks are the config's (source config)."""
         out = []
         for i, target in enumerate(self._plan(tenant).targets):
-            limit, limit_src, state, state_src, breaker, reopen_in, in_use = (_text(v) for v in reply[7 * i : 7 * i + 7])
+            limit, limit_src, state, state_src, breaker, reopen_in, in_use = (
+                _text(v) for v in reply[7 * i : 7 * i + 7]
+            )
             capacity = target.limit if limit is None else int(limit)
             out.append(TargetStatus(
                 target.name, target.kind, None if capacity == UNLIMITED else capacity, Source(limit_src or Source.CONFIG),
@@ -238,8 +296,9 @@ class Planner:
             ))  # fmt: skip
         return out
 
-    def set_live(self, tenant: str, name: str, *, limit: int | None = None,
-                 state: TrunkState | None = None) -> tuple[str, dict[str, str | int]]:
+    def set_live(
+        self, tenant: str, name: str, *, limit: int | None = None, state: TrunkState | None = None
+    ) -> tuple[str, dict[str, str | int]]:
         """The targets hash and the fields of a live change to a trunk or diversion (applies to the next call).
 
         Raises ``UnknownName`` for a name that is not a trunk or diversion,

@@ -35,8 +35,12 @@ def routing_client(url: str, timeout_s: float, max_connections: int = 64) -> red
     fallback is the better answer. The pool blocks when all connections are busy, rather than
     failing as redis-py's default pool does past 100 concurrent callers."""
     pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
     )
     return redis.Redis.from_pool(pool)
 
@@ -49,8 +53,14 @@ class Router:
     seconds, for the local fallback only.
     """
 
-    def __init__(self, client: redis.Redis, config: RoutingConfig, *, node: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        config: RoutingConfig,
+        *,
+        node: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.node = node
         self.planner = Planner(config)
@@ -109,7 +119,9 @@ class Router:
         try:
             return bool(self._run(self.planner.release(tenant, call_id))) or freed
         except REDIS_FAULTS as exc:
-            log.warning("release not recorded, lease will lapse", tenant=tenant, call_id=call_id, error=repr(exc))
+            log.warning(
+                "release not recorded, lease will lapse", tenant=tenant, call_id=call_id, error=repr(exc)
+            )
             return freed
 
     def renew(self, tenant: str, call_id: str) -> bool:
@@ -133,7 +145,9 @@ class Router:
         try:
             state = Breaker(self._run(call).decode())
         except REDIS_FAULTS as exc:
-            log.warning("breaker report lost", tenant=tenant, trunk=trunk, outcome=str(outcome), error=repr(exc))
+            log.warning(
+                "breaker report lost", tenant=tenant, trunk=trunk, outcome=str(outcome), error=repr(exc)
+            )
             return None
         if state is Breaker.OPEN:
             log.warning("trunk breaker open", tenant=tenant, trunk=trunk)
@@ -176,7 +190,9 @@ class Router:
     def status(self, tenant: str) -> list[TargetStatus]:
         return self.planner.parse_status(tenant, self._operator(self.planner.status(tenant)))
 
-    def set_live(self, tenant: str, name: str, *, limit: int | None = None, state: TrunkState | None = None) -> None:
+    def set_live(
+        self, tenant: str, name: str, *, limit: int | None = None, state: TrunkState | None = None
+    ) -> None:
         """Change a trunk's or diversion's limit and/or state until the next deploy; the next call sees it."""
         key, fields = self.planner.set_live(tenant, name, limit=limit, state=state)
         try:

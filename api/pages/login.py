@@ -31,7 +31,7 @@ LOGIN_PATH = public("/login")
 
 def _form(request: web.Request, *, status: int = 200, error: str = "") -> web.Response:
     nonce = secrets.token_urlsafe(24)
-    response = render(request, "login.html", title="Log in", status=status, who=None, error=error, nonce=nonce,
+    response = render(request, "login.html", title="Log in", status=status, error=error, nonce=nonce,
                       next=safe_next(request.query.get("next")))
     response.set_cookie(LOGIN_COOKIE, nonce, path=LOGIN_PATH, max_age=900, httponly=True, samesite="Strict")
     return response

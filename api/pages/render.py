@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from mako.lookup import TemplateLookup
 
-from api.auth import PRINCIPAL_KEY, Principal, principal
+from api.auth import PRINCIPAL_KEY, Principal
 from api.pages.session import WEB_SESSION
 from hotline.tokens import Role
 
@@ -64,11 +64,9 @@ def as_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def render(request: web.Request, template: str, *, title: str, status: int = 200, who: Principal | None = None,
-           **context: Any) -> web.Response:
-    """The page ``template`` for this request's user, with the security headers."""
-    if who is None and status < 400:
-        who = principal(request)
+def render(request: web.Request, template: str, *, title: str, status: int = 200, **context: Any) -> web.Response:
+    """The page ``template`` for this request's user (none on public pages), with the security headers."""
+    who = request.get(PRINCIPAL_KEY)
     session = request.get(WEB_SESSION)
     body = _LOOKUP.get_template(template).render(
         title=title, who=who, nav=nav_for(who), here=request.path, csrf=session.csrf if session else "",
@@ -79,5 +77,4 @@ def render(request: web.Request, template: str, *, title: str, status: int = 200
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
     """An HTML error for a page (the JSON API keeps its JSON errors)."""
     titles = {403: "Not allowed", 404: "Not found", 503: "Unavailable"}
-    return render(request, "error.html", title=titles.get(status, "Error"), status=status,
-                  who=request.get(PRINCIPAL_KEY), message=message)
+    return render(request, "error.html", title=titles.get(status, "Error"), status=status, message=message)

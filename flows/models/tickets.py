@@ -12,7 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flows.models._types import BigId, str_enum
 from hotline.models.base import Base, TenantScoped, utcnow
 
-__all__ = ["EventKind", "OPEN_TASK_STATES", "Task", "TaskState", "Ticket", "TicketCall", "TicketEvent", "TicketState"]
+__all__ = [
+    "OPEN_TASK_STATES",
+    "EventKind",
+    "Task",
+    "TaskState",
+    "Ticket",
+    "TicketCall",
+    "TicketEvent",
+    "TicketState",
+]
 
 
 class TicketState(StrEnum):
@@ -68,7 +77,7 @@ class Ticket(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant", "call_id", "template", name="uq_tickets_tenant_call_id_template"),
         Index("ix_tickets_tenant_caller_template", "tenant", "caller", "template"),
-        Index("ix_tickets_tenant_flow_key_state_current_node", "tenant", "flow_key", "state", "current_node"),
+        Index("ix_tickets_tenant_flow_key_current_node_state", "tenant", "flow_key", "current_node", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -98,7 +107,9 @@ class TicketCall(TenantScoped, Base):
     """A later call attached to an open ticket; the named constraint makes a redelivered event a no-op."""
 
     __tablename__ = "ticket_calls"
-    __table_args__ = (UniqueConstraint("tenant", "call_id", "template", name="uq_ticket_calls_tenant_call_id_template"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "call_id", "template", name="uq_ticket_calls_tenant_call_id_template"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)

@@ -23,6 +23,7 @@ from hotline.settings import Settings
 from tests.alerts.conftest import REPO, SUPERVISOR, Scripted, demo_plan, fast_conf, outbox_rows, scripted_set, start
 
 TOKEN = "twilio-test-token"
+pytestmark = pytest.mark.filterwarnings("ignore:.*(BasicAuth|auth. parameter).*:DeprecationWarning")
 SECRET = "s3cret-for-links"
 
 

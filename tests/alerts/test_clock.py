@@ -25,7 +25,8 @@ from alerts import (
     stop_escalation,
 )
 from alerts.clock import SlaClock
-from alerts.plan import Channel
+from alerts.hooks import escalate_task, settle_task
+from alerts.plan import Channel, Plan
 from hotline.db import create_engine, session_factory
 from tests.alerts.conftest import ASSIGNEE, HEAD, REPO, SUPERVISOR, T0, demo_plan, fast_conf, outbox_rows, start
 
@@ -240,3 +241,27 @@ async def test_a_due_warning_fires_within_a_second(sessions, tenant) -> None:
     assert len(rows) == 1
     assert timedelta(0) <= rows[0].created_at - due < timedelta(seconds=1)
     assert seen - due < timedelta(seconds=1)
+
+
+async def test_flow_hook_counts_the_limit_in_business_hours_and_skips_plans_without_levels(sessions, tenant) -> None:
+    cal = load_calendars(REPO / "conf").for_tenant(tenant)
+    friday = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)            # 17:30 in Shanghai
+    rules = [{"level": 1, "after_s": 0, "channels": ["wecom"], "recipients": [{"assignee": True}]}]
+    async with sessions.begin() as s:
+        esc = await escalate_task(s, tenant=tenant, task_id=7, started_at=friday, limit=timedelta(hours=1),
+                                  warning_plan=rules, title="Ticket #7", calendar=cal)
+        assert esc.due_at == datetime(2026, 12, 7, 1, 30, tzinfo=UTC), "Monday 09:30 in Shanghai"
+        assert Plan.model_validate(esc.plan).levels[0].recipients == (), "people rules are resolved when it fires"
+        assert await escalate_task(s, tenant=tenant, task_id=8, started_at=friday, limit=timedelta(hours=1),
+                                   warning_plan=[], title="no warnings") is None
+        assert await settle_task(s, tenant, 7, reason="approved")
+    stats = await SlaClock(sessions).run_once(datetime(2026, 12, 8, tzinfo=UTC))
+    assert stats.fired == 0
+
+
+async def test_level_without_recipients_and_no_resolver_is_logged_not_sent(sessions, tenant) -> None:
+    plan = Plan.from_warning_plan([{"level": 1, "after_s": 0, "channels": ["sms"], "recipients": [{"role": "x"}]}],
+                                  title="t")
+    await start(sessions, tenant, "1001", plan)
+    stats = await SlaClock(sessions).run_once(DUE)
+    assert stats.skips == ["no recipients"] and await outbox_rows(sessions, tenant) == []

@@ -55,7 +55,7 @@ class EslProcess:
             **{k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")},
             "HOTLINE_CONF_DIR": str(conf), "HOTLINE_REDIS_URL": redis_url, "HOTLINE_LOG_FORMAT": "json",
             "HOTLINE_NODE_NAME": f"test-{uuid.uuid4().hex[:6]}", "HOTLINE_ESL_REPLY_TIMEOUT_S": "1",
-            "HOTLINE_ESL_PROMPT_TIMEOUT_S": "3", "HOTLINE_ESL_SHUTDOWN_GRACE_S": "0.5", **(env or {}),
+            "HOTLINE_ESL_PROMPT_TIMEOUT_S": "1.5", "HOTLINE_ESL_SHUTDOWN_GRACE_S": "0.5", **(env or {}),
         }
         self.lines: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None

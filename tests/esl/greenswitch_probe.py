@@ -42,20 +42,23 @@ def inbound_drop(port: int) -> None:
     client = esl.InboundESL("127.0.0.1", port, "ClueCon", timeout=2)
     client.connect()
     say(step="connected", connected=client.connected)
-    stuck, _ = blocked(client.send, "api status")
+    stuck, _ = blocked(client.send, "api status", wait=1.0)
     say(step="send during drop", blocked=stuck, connected=client.connected)
-    gevent.sleep(1.0)  # the switch is listening again by now
-    stuck, value = blocked(client.send, "api version", wait=0.5)
+    gevent.sleep(0.3)  # the switch still listens: a reconnecting client would be back by now
+    stuck, value = blocked(client.send, "api version", wait=0.3)
     say(step="send after drop", blocked=stuck, result=str(value), connected=client.connected)
 
 
 def inbound_fifo(port: int) -> None:
-    """``api status`` answers slowly; a caller that gave up on it gets its reply for the next command."""
+    """One reply never comes (the switch is muted for ``api status``): later replies go one command early."""
     client = esl.InboundESL("127.0.0.1", port, "ClueCon", timeout=2)
     client.connect()
     stuck, _ = blocked(client.send, "api status", wait=0.3)
-    stuck2, reply = blocked(client.send, "api version", wait=3)
-    say(step="fifo", first_blocked=stuck, second_got=getattr(reply, "data", str(reply)))
+    version = gevent.spawn(client.send, "api version")
+    hostname = gevent.spawn(client.send, "api hostname")
+    gevent.joinall([version, hostname], timeout=1)
+    say(step="fifo", status_blocked=stuck, version_got=getattr(version.value, "data", None),
+        hostname_blocked=not hostname.ready())
 
 
 def inbound_spin(port: int) -> None:
@@ -82,16 +85,15 @@ def outbound(port: int) -> None:
             digits = self.session.play_and_get_digits(1, 6, 1, 2000, "#", "x.wav", "y.wav", "hotline_amount",
                                                       "\\d+", 1000, response_timeout=2)
             outcome["digits"] = digits
-            outcome["blocked_playback"], _ = blocked(self.session.playback, "c.wav", wait=1.5)
-            self.session.stop()
+            outcome["blocked_playback"], _ = blocked(self.session.playback, "c.wav", wait=1.0)
+            say(step="outbound", **outcome)
+            self.session.sock.close()
 
     server = esl.OutboundESLServer("127.0.0.1", port, application=App, max_connections=5)
     gevent.spawn(server.listen)
     gevent.sleep(0.2)
     say(step="listening")
-    gevent.sleep(4)
-    say(step="outbound", **outcome)
-    server.stop()
+    gevent.sleep(10)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,21 @@ def demo_org() -> Any:
     return orgs["demo"]
 
 
-async def setup_demo(sessions: async_sessionmaker[AsyncSession], tenant: str, flow_text: str | None = None) -> None:
+async def setup_demo(
+    sessions: async_sessionmaker[AsyncSession], tenant: str, flow_text: str | None = None
+) -> None:
     """The demo people and the fee-reduction flow, deployed for ``tenant``."""
     async with sessions.begin() as session:
         await replace_directory(session, tenant, demo_org(), "test", NOW)
-        await deploy(session, tenant, "fee_reduction", flow_text or DEMO_FLOW.read_text(), origin="test", now=NOW,
-                     directory=Directory.from_conf(demo_org()))
+        await deploy(
+            session,
+            tenant,
+            "fee_reduction",
+            flow_text or DEMO_FLOW.read_text(),
+            origin="test",
+            now=NOW,
+            directory=Directory.from_conf(demo_org()),
+        )
 
 
 async def catalog(sessions: async_sessionmaker[AsyncSession], tenant: str) -> Catalog:
@@ -41,13 +50,33 @@ async def catalog(sessions: async_sessionmaker[AsyncSession], tenant: str) -> Ca
         return await Catalog.load(session, tenant)
 
 
-def intent_event(tenant: str, call_id: str, caller: str = "13800138000", amount: Any = 500, *,
-                 started_at: float | None = None, template: str | None = "fee_reduction",
-                 repeat: bool = False) -> IntentEvent:
+def intent_event(
+    tenant: str,
+    call_id: str,
+    caller: str = "13800138000",
+    amount: Any = 500,
+    *,
+    started_at: float | None = None,
+    template: str | None = "fee_reduction",
+    repeat: bool = False,
+) -> IntentEvent:
     start = started_at if started_at is not None else time.time()
     return IntentEvent(
-        call_id=call_id, tenant=tenant, caller=caller, menu="main", language="en", started_at=start,
-        ended_at=start + 42.0, outcome=Outcome.ROUTED, outcome_node="route_reduction",
-        intent="fee_reduction" if template else None, template=template, priority=Priority.HIGH if template else None,
-        fields={"amount": amount, "account": "AC-1"} if amount is not None else {}, repeat=repeat,
-        earlier_call_ids=(), summary={}, steps=())
+        call_id=call_id,
+        tenant=tenant,
+        caller=caller,
+        menu="main",
+        language="en",
+        started_at=start,
+        ended_at=start + 42.0,
+        outcome=Outcome.ROUTED,
+        outcome_node="route_reduction",
+        intent="fee_reduction" if template else None,
+        template=template,
+        priority=Priority.HIGH if template else None,
+        fields={"amount": amount, "account": "AC-1"} if amount is not None else {},
+        repeat=repeat,
+        earlier_call_ids=(),
+        summary={},
+        steps=(),
+    )

@@ -28,11 +28,15 @@ async def test_refusals_are_precise(desk: Desk) -> None:
     for args, status, text in cases:
         got, body = await desk.act(*args)
         assert got == status and text in body["error"]["message"], (args[1], got, body)
-    response = await desk.api.client.post(f"/api/v1/tasks/{task['id']}/actions/approve", data=b"{nope",
-                                          headers=await desk.headers(task["assignee"]))
+    response = await desk.api.client.post(
+        f"/api/v1/tasks/{task['id']}/actions/approve",
+        data=b"{nope",
+        headers=await desk.headers(task["assignee"]),
+    )
     assert response.status == 400
-    response = await desk.api.client.post(f"/api/v1/tasks/{task['id']}/actions/approve", json={},
-                                          headers=await desk.headers("viewer", "viewer"))
+    response = await desk.api.client.post(
+        f"/api/v1/tasks/{task['id']}/actions/approve", json={}, headers=await desk.headers("viewer", "viewer")
+    )
     assert response.status == 403
 
 
@@ -42,8 +46,9 @@ async def test_handle_refuses_values_the_flow_schema_rejects(desk: Desk) -> None
         [task] = await desk.open_tasks(ticket_id)
         await desk.act(task, "approve")
     [apply] = await desk.open_tasks(ticket_id)
-    status, body = await desk.act(apply, "handle", {"fields": {"applied_amount": "lots", "colour": "red"},
-                                                    "outcome": "maybe"})
+    status, body = await desk.act(
+        apply, "handle", {"fields": {"applied_amount": "lots", "colour": "red"}, "outcome": "maybe"}
+    )
     assert status == 422 and body["error"]["code"] == "invalid"
     for part in ("applied_amount: expected a number", "colour: not a field", "outcome: must be one of done"):
         assert part in body["error"]["message"]
@@ -61,14 +66,28 @@ async def test_transfer_comment_cancel_and_reopen_leave_a_timeline(desk: Desk) -
     assert (await desk.act(moved, "cancel", {"reason": "duplicate"}, as_="admin", role="admin"))[0] == 200
     assert (await desk.act(moved, "approve"))[0] == 409
     status, body = await desk.act(moved, "reopen", {"reason": "not a duplicate"}, as_="admin", role="admin")
-    assert status == 200 and body["ticket"] == {"id": ticket_id, "state": "open", "current_node": "supervisor",
-                                                "result": None}
+    assert status == 200 and body["ticket"] == {
+        "id": ticket_id,
+        "state": "open",
+        "current_node": "supervisor",
+        "result": None,
+    }
     ticket = await desk.ticket(ticket_id)
     assert [e["kind"] for e in ticket["timeline"]] == [
-        "created", "moved", "transferred", "commented", "cancelled", "reopened", "moved"]
+        "created",
+        "moved",
+        "transferred",
+        "commented",
+        "cancelled",
+        "reopened",
+        "moved",
+    ]
     transferred = ticket["timeline"][2]
     assert transferred["actor"] == task["assignee"] and transferred["data"] == {
-        "from": task["assignee"], "to": "hana", "comment": "on leave"}
+        "from": task["assignee"],
+        "to": "hana",
+        "comment": "on leave",
+    }
     assert len(await desk.open_tasks(ticket_id)) == 1
 
 
@@ -89,7 +108,9 @@ async def test_list_filters_and_the_graph_count_open_and_overdue(desk: Desk) -> 
     [task] = await desk.open_tasks(closed)
     await desk.act(task, "approve")
     async with desk.sessions.begin() as session:
-        await session.execute(update(Task).where(Task.ticket_id == late).values(due_at=utcnow() - timedelta(hours=1)))
+        await session.execute(
+            update(Task).where(Task.ticket_id == late).values(due_at=utcnow() - timedelta(hours=1))
+        )
     [late_task] = await desk.open_tasks(late)
 
     async def ids(query: str) -> list[int]:

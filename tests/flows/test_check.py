@@ -72,12 +72,19 @@ def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
         (_line("role: nobody"), "unknown org unit 'atlantis'"),
         (_line("duration: soon"), "nodes.manager.sla.duration"),
         (_line("to: nowhere"), "transition 2: unknown node 'nowhere'"),
-        (_line("amount.__class__"), "transition 3: bad condition (column 1): not allowed in a condition: attribute"),
+        (
+            _line("amount.__class__"),
+            "transition 3: bad condition (column 1): not allowed in a condition: attribute",
+        ),
         (_line("orphan:"), "node 'orphan' cannot be reached from 'create'"),
         (_line("loop:"), "node 'loop': no close node can be reached from it"),
     ]
     for line, start in expected:
-        assert any(ln == line and message.startswith(start) for ln, message in found), (line, start, sorted(found))
+        assert any(ln == line and message.startswith(start) for ln, message in found), (
+            line,
+            start,
+            sorted(found),
+        )
 
 
 def test_a_node_without_a_default_transition_and_a_missing_close_are_errors(tmp_path: Path) -> None:
@@ -102,7 +109,7 @@ def test_the_key_must_match_the_file_name(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def scoring_plugin(tmp_path: Path):  # noqa: ANN201
+def scoring_plugin(tmp_path: Path):
     """A real installed distribution declaring a ``hotline.nodes`` entry point."""
     package = tmp_path / "plugin"
     (package / "scoring_nodes").mkdir(parents=True)
@@ -110,7 +117,8 @@ def scoring_plugin(tmp_path: Path):  # noqa: ANN201
         "from flows.nodes import Behaviour, NodeKind\n"
         "def _decide(fields, options):\n"
         "    return 'high' if (fields.get('amount') or 0) >= options.get('limit', 1000) else 'low'\n"
-        "SCORE = NodeKind('score', Behaviour.AUTO, ('high', 'low'), _decide)\n")
+        "SCORE = NodeKind('score', Behaviour.AUTO, ('high', 'low'), _decide)\n"
+    )
     info = package / "scoring_nodes-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: scoring-nodes\nVersion: 1.0\n")
@@ -123,7 +131,7 @@ def scoring_plugin(tmp_path: Path):  # noqa: ANN201
     node_kinds.cache_clear()
 
 
-def test_a_custom_node_type_from_an_entry_point_is_known_and_decides(scoring_plugin, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_custom_node_type_from_an_entry_point_is_known_and_decides(scoring_plugin, tmp_path: Path) -> None:
     kinds, problems = node_kinds()
     assert problems == () and kinds["score"].decide({"amount": 5000}, {}) == "high"
     flow = """\

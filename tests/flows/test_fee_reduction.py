@@ -20,7 +20,11 @@ async def _finish_handling(desk: Desk, ticket_id: int) -> dict:
     status, body = await desk.act(apply, "handle", {"fields": {"applied_amount": "480.50"}})
     assert status == 200, body
     [revisit] = await desk.open_tasks(ticket_id)
-    assert (revisit["node"], revisit["assignee"], revisit["callback"]) == ("revisit", apply["assignee"], "13800138000")
+    assert (revisit["node"], revisit["assignee"], revisit["callback"]) == (
+        "revisit",
+        apply["assignee"],
+        "13800138000",
+    )
     status, body = await desk.act(revisit, "handle", {"outcome": "reached"})
     assert status == 200, body
     return await desk.ticket(ticket_id)
@@ -62,8 +66,14 @@ async def test_over_1000_adds_the_department_head(desk: Desk) -> None:
     assert _path(ticket) == ["supervisor", "manager", "head", "apply", "revisit", "closed"]
     cc = next(e for e in ticket["timeline"] if e["kind"] == "notified")
     assert cc["data"] == {"people": ["mark"], "reason": "cc"}
-    assert ticket["outcomes"] == {"create": "created", "supervisor": "approved", "manager": "approved",
-                                  "head": "approved", "apply": "done", "revisit": "reached"}
+    assert ticket["outcomes"] == {
+        "create": "created",
+        "supervisor": "approved",
+        "manager": "approved",
+        "head": "approved",
+        "apply": "done",
+        "revisit": "reached",
+    }
 
 
 @pytest.mark.parametrize("amount", [150, 5000])
@@ -71,8 +81,12 @@ async def test_a_rejection_closes_the_ticket_as_rejected(desk: Desk, amount: int
     ticket_id = await desk.new_ticket(f"call-no-{amount}", amount=amount)
     [task] = await desk.open_tasks(ticket_id)
     status, body = await desk.act(task, "reject", {"comment": "not eligible"})
-    assert status == 200 and body["ticket"] == {"id": ticket_id, "state": "closed", "current_node": "rejected",
-                                                "result": "rejected"}
+    assert status == 200 and body["ticket"] == {
+        "id": ticket_id,
+        "state": "closed",
+        "current_node": "rejected",
+        "result": "rejected",
+    }
 
 
 async def test_supervisor_task_carries_its_sla_and_frozen_warning_plan(desk: Desk) -> None:
@@ -80,5 +94,8 @@ async def test_supervisor_task_carries_its_sla_and_frozen_warning_plan(desk: Des
     [task] = await desk.open_tasks(ticket_id)
     assert task["sla_s"] == 3600 and task["business_hours"] is False
     assert [(w["level"], w["after_s"], w["channels"]) for w in task["warning_plan"]] == [
-        (1, 0, ["wecom"]), (2, 900, ["sms"]), (3, 1800, ["voice"])]
+        (1, 0, ["wecom"]),
+        (2, 900, ["sms"]),
+        (3, 1800, ["voice"]),
+    ]
     assert task["warning_plan"][1]["recipients"] == [{"assignee": True, "manager": 1}]

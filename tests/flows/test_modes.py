@@ -34,8 +34,15 @@ transitions:
 
 async def _sign_ticket(desk: Desk, mode: str, call_id: str) -> int:
     async with desk.sessions.begin() as session:
-        await deploy(session, desk.tenant, "sign", SIGN_FLOW.replace("MODE", mode), origin="test", now=NOW,
-                     directory=Directory.from_conf(demo_org()))
+        await deploy(
+            session,
+            desk.tenant,
+            "sign",
+            SIGN_FLOW.replace("MODE", mode),
+            origin="test",
+            now=NOW,
+            directory=Directory.from_conf(demo_org()),
+        )
     return await desk.new_ticket(call_id, template="sign")
 
 
@@ -78,12 +85,16 @@ async def test_or_sign_first_decides_and_the_others_are_cancelled(desk: Desk) ->
     tasks = _by_person(await desk.open_tasks(ticket_id))
     status, body = await desk.act(tasks["sam"], "approve")
     assert status == 200 and body["ticket"]["current_node"] == "handle"
-    states = {t["assignee"]: t["state"] for t in (await desk.ticket(ticket_id))["tasks"] if t["node"] == "sign"}
+    states = {
+        t["assignee"]: t["state"] for t in (await desk.ticket(ticket_id))["tasks"] if t["node"] == "sign"
+    }
     assert states == {"sam": "approved", "sue": "cancelled", "mark": "cancelled"}
 
 
 @pytest.mark.parametrize("second", ["approve", "reject"])
-async def test_or_sign_two_deciders_at_the_same_instant_one_wins_one_conflicts(desk: Desk, second: str) -> None:
+async def test_or_sign_two_deciders_at_the_same_instant_one_wins_one_conflicts(
+    desk: Desk, second: str
+) -> None:
     ticket_id = await _sign_ticket(desk, "any", f"c-any-race-{second}")
     tasks = _by_person(await desk.open_tasks(ticket_id))
     results = await asyncio.gather(desk.act(tasks["sue"], "approve"), desk.act(tasks["sam"], second))
@@ -100,7 +111,10 @@ async def test_sequence_goes_one_after_another(desk: Desk) -> None:
     ticket_id = await _sign_ticket(desk, "sequence", "c-seq")
     ticket = await desk.ticket(ticket_id)
     assert [(t["assignee"], t["state"]) for t in ticket["tasks"]] == [
-        ("sue", "pending"), ("sam", "waiting"), ("mark", "waiting")]
+        ("sue", "pending"),
+        ("sam", "waiting"),
+        ("mark", "waiting"),
+    ]
     waiting = ticket["tasks"][1]
     status, body = await desk.act(waiting, "approve")
     assert status == 409 and "waiting" in body["error"]["message"]

@@ -29,22 +29,46 @@ transitions:
 """
 
 
-async def _tickets(desk: Desk, strategy: str, n: int, online: bool = False, presence=None,  # noqa: ANN001
-                   prefix: str = "") -> list[dict]:
+async def _tickets(
+    desk: Desk,
+    strategy: str,
+    n: int,
+    online: bool = False,
+    presence=None,
+    prefix: str = "",
+) -> list[dict]:
     text = PICK_FLOW.replace("STRATEGY", strategy).replace("ONLINE", str(online).lower())
     async with desk.sessions.begin() as session:
-        await deploy(session, desk.tenant, "pick", text, origin="test", now=NOW, directory=Directory.from_conf(demo_org()))
-    events = [intent_event(desk.tenant, f"{prefix}{strategy}-{i}", f"{prefix}caller-{i}", template="pick")
-              for i in range(n)]
+        await deploy(
+            session,
+            desk.tenant,
+            "pick",
+            text,
+            origin="test",
+            now=NOW,
+            directory=Directory.from_conf(demo_org()),
+        )
+    events = [
+        intent_event(desk.tenant, f"{prefix}{strategy}-{i}", f"{prefix}caller-{i}", template="pick")
+        for i in range(n)
+    ]
     async with desk.sessions.begin() as session:
-        await intake(session, desk.tenant, events, catalog=await catalog(desk.sessions, desk.tenant), now=NOW,
-                     presence=presence)
+        await intake(
+            session,
+            desk.tenant,
+            events,
+            catalog=await catalog(desk.sessions, desk.tenant),
+            now=NOW,
+            presence=presence,
+        )
     status, body = await desk.get("/api/v1/tickets?flow=pick")
-    mine = sorted((t for t in body["tickets"] if t["call_id"].startswith(prefix + strategy)), key=lambda t: t["id"])
+    mine = sorted(
+        (t for t in body["tickets"] if t["call_id"].startswith(prefix + strategy)), key=lambda t: t["id"]
+    )
     return [await desk.ticket(t["id"]) for t in mine]
 
 
-async def _assignees(desk: Desk, strategy: str, n: int, online: bool = False, presence=None) -> list[str]:  # noqa: ANN001
+async def _assignees(desk: Desk, strategy: str, n: int, online: bool = False, presence=None) -> list[str]:
     return [t["tasks"][0]["assignee"] for t in await _tickets(desk, strategy, n, online, presence)]
 
 
@@ -75,12 +99,16 @@ async def test_online_only_prefers_people_online_and_falls_back_when_nobody_is(d
         moved = next(e for e in ticket["timeline"] if e["kind"] == "moved")
         assert moved["data"]["note"] == f"{note}; assigned regardless"
         assert next(e for e in ticket["timeline"] if e["kind"] == "notified")["data"] == {
-            "people": ["hana"], "reason": "cc"}
+            "people": ["hana"],
+            "reason": "cc",
+        }
 
 
-async def test_presence_through_the_api_drives_online_only(desk: Desk, async_redis) -> None:  # noqa: ANN001
+async def test_presence_through_the_api_drives_online_only(desk: Desk, async_redis) -> None:
     headers = await desk.headers("carol")
-    response = await desk.api.client.post("/api/v1/presence", json={"online": True, "ttl_s": 60}, headers=headers)
+    response = await desk.api.client.post(
+        "/api/v1/presence", json={"online": True, "ttl_s": 60}, headers=headers
+    )
     assert response.status == 200
     status, body = await desk.get("/api/v1/people")
     assert {p["person"] for p in body["people"] if p["online"]} == {"carol"}
@@ -97,8 +125,15 @@ async def test_cc_and_warning_recipients_follow_the_org_chart(desk: Desk) -> Non
         level3 = await recipients_for(session, desk.tenant, task["id"], 3)
         assert await recipients_for(session, desk.tenant, task["id"], 9) == []
     assert [r["person"] for r in level2] == ["mark"]  # sue's and sam's manager
-    assert level3 == [{"person": "hana", "name": "Hana Head", "phone": "+15550100001", "email": "hana@demo.example",
-                       "wecom": "hana.head"}]
+    assert level3 == [
+        {
+            "person": "hana",
+            "name": "Hana Head",
+            "phone": "+15550100001",
+            "email": "hana@demo.example",
+            "wecom": "hana.head",
+        }
+    ]
 
 
 async def test_revisit_tasks_are_listed_as_pbx_callbacks(desk: Desk) -> None:
@@ -113,10 +148,16 @@ async def test_revisit_tasks_are_listed_as_pbx_callbacks(desk: Desk) -> None:
 
 async def test_people_put_validates_and_needs_admin(desk: Desk) -> None:
     bad = {"units": {"a": {"parent": "b"}}, "people": {"x": {"unit": "nowhere"}}}
-    response = await desk.api.client.put("/api/v1/people", json=bad, headers=await desk.headers("admin", "admin"))
+    response = await desk.api.client.put(
+        "/api/v1/people", json=bad, headers=await desk.headers("admin", "admin")
+    )
     body = await response.json()
     assert response.status == 422
-    assert {e["message"] for e in body["error"]["errors"]} >= {"unit 'a': unknown parent unit 'b'",
-                                                                "person 'x': unknown unit 'nowhere'"}
-    response = await desk.api.client.put("/api/v1/people", json=bad, headers=await desk.headers("sue", "agent"))
+    assert {e["message"] for e in body["error"]["errors"]} >= {
+        "unit 'a': unknown parent unit 'b'",
+        "person 'x': unknown unit 'nowhere'",
+    }
+    response = await desk.api.client.put(
+        "/api/v1/people", json=bad, headers=await desk.headers("sue", "agent")
+    )
     assert response.status == 403

@@ -30,12 +30,20 @@ async def test_another_tenant_sees_and_touches_nothing(desk: Desk) -> None:
     assert status == 200 and all(n["open"] == 0 for n in graph["nodes"])
 
     headers = await other.headers("admin", "admin")
-    response = await other.api.client.put("/api/v1/flows/fee_reduction", headers=headers,
-                                          data=DEMO_FLOW.read_text().replace("Fee reduction request", "B's own"))
+    response = await other.api.client.put(
+        "/api/v1/flows/fee_reduction",
+        headers=headers,
+        data=DEMO_FLOW.read_text().replace("Fee reduction request", "B's own"),
+    )
     assert response.status == 201
-    response = await other.api.client.put("/api/v1/people", headers=headers, json={
-        "units": {"billing": {"manager": "boss"}},
-        "people": {"boss": {"unit": "billing", "roles": ["supervisor", "manager", "head", "agent"]}}})
+    response = await other.api.client.put(
+        "/api/v1/people",
+        headers=headers,
+        json={
+            "units": {"billing": {"manager": "boss"}},
+            "people": {"boss": {"unit": "billing", "roles": ["supervisor", "manager", "head", "agent"]}},
+        },
+    )
     assert response.status == 200, await response.json()
 
     status, body = await desk.get("/api/v1/flows/fee_reduction")

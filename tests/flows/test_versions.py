@@ -14,8 +14,11 @@ from tests.flows.helpers import CONF, DEMO_FLOW
 
 #: The demo flow where only amounts under 100 (not 200) need the supervisor alone.
 LOWER_LIMIT = DEMO_FLOW.read_text().replace('when: "amount < 200"', 'when: "amount < 100"')
-BROKEN = DEMO_FLOW.read_text().replace("- {from: apply, to: revisit}", "- {from: apply, to: revisit_call}").replace(
-    "sla: {duration: 1h, business_hours: false}", "sla: {duration: soon}")
+BROKEN = (
+    DEMO_FLOW.read_text()
+    .replace("- {from: apply, to: revisit}", "- {from: apply, to: revisit_call}")
+    .replace("sla: {duration: 1h, business_hours: false}", "sla: {duration: soon}")
+)
 
 
 def _line(text: str, needle: str) -> int:
@@ -23,8 +26,9 @@ def _line(text: str, needle: str) -> int:
 
 
 async def _put(desk: Desk, text: str, key: str = "fee_reduction") -> tuple[int, dict]:
-    response = await desk.api.client.put(f"/api/v1/flows/{key}", data=text.encode(),
-                                         headers=await desk.headers("designer", "designer"))
+    response = await desk.api.client.put(
+        f"/api/v1/flows/{key}", data=text.encode(), headers=await desk.headers("designer", "designer")
+    )
     return response.status, await response.json()
 
 
@@ -51,8 +55,10 @@ async def test_a_broken_deploy_is_refused_with_file_and_line_and_the_old_version
     assert status == 422 and body["error"]["code"] == "invalid"
     found = {(e["line"], e["message"].split(":")[0]) for e in body["error"]["errors"]}
     assert (_line(BROKEN, "duration: soon"), "nodes.supervisor.sla.duration") in found
-    assert any(e["line"] == _line(BROKEN, "to: revisit_call") and "unknown node 'revisit_call'" in e["message"]
-               for e in body["error"]["errors"])
+    assert any(
+        e["line"] == _line(BROKEN, "to: revisit_call") and "unknown node 'revisit_call'" in e["message"]
+        for e in body["error"]["errors"]
+    )
     assert all(e["file"] == f"flows/{desk.tenant}/fee_reduction.yaml" for e in body["error"]["errors"])
     status, body = await desk.get("/api/v1/flows/fee_reduction")
     assert (status, body["version"]) == (200, 1)
@@ -60,9 +66,13 @@ async def test_a_broken_deploy_is_refused_with_file_and_line_and_the_old_version
 
 async def test_validate_reports_without_deploying(desk: Desk) -> None:
     headers = await desk.headers("designer", "designer")
-    response = await desk.api.client.post("/api/v1/flows/fee_reduction/validate", data=BROKEN, headers=headers)
+    response = await desk.api.client.post(
+        "/api/v1/flows/fee_reduction/validate", data=BROKEN, headers=headers
+    )
     assert response.status == 422
-    response = await desk.api.client.post("/api/v1/flows/fee_reduction/validate", data=LOWER_LIMIT, headers=headers)
+    response = await desk.api.client.post(
+        "/api/v1/flows/fee_reduction/validate", data=LOWER_LIMIT, headers=headers
+    )
     assert response.status == 200 and (await response.json())["valid"] is True
     response = await desk.api.client.post("/api/v1/flows/other/validate", data=LOWER_LIMIT, headers=headers)
     body = await response.json()
@@ -70,16 +80,20 @@ async def test_validate_reports_without_deploying(desk: Desk) -> None:
 
 
 async def test_only_designers_and_admins_deploy(desk: Desk) -> None:
-    response = await desk.api.client.put("/api/v1/flows/fee_reduction", data=LOWER_LIMIT,
-                                         headers=await desk.headers("alice", "agent"))
+    response = await desk.api.client.put(
+        "/api/v1/flows/fee_reduction", data=LOWER_LIMIT, headers=await desk.headers("alice", "agent")
+    )
     assert response.status == 403
 
 
 async def test_file_deploy_and_the_watcher_refuse_a_broken_file_and_take_a_good_one(
-        desk: Desk, tmp_path: Path) -> None:
+    desk: Desk, tmp_path: Path
+) -> None:
     conf = tmp_path / "conf"
     shutil.copytree(CONF / "flows" / "demo", conf / "flows" / desk.tenant)
-    (conf / "people.yaml").write_text((CONF / "people.yaml").read_text().replace("  demo:", f"  {desk.tenant}:"))
+    (conf / "people.yaml").write_text(
+        (CONF / "people.yaml").read_text().replace("  demo:", f"  {desk.tenant}:")
+    )
     first = await deploy_files(desk.sessions, conf)
     assert first.errors == [] and list(first.deployed.values()) == []  # same text as the fixture's deploy
     flow_file = conf / "flows" / desk.tenant / "fee_reduction.yaml"

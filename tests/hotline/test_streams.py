@@ -50,9 +50,9 @@ async def test_failed_handler_leaves_entries_for_another_consumer(async_redis, s
     async def ok(entries: list[Entry]) -> None:
         got.extend(e.fields["n"] for e in entries)
 
-    other = consumer(async_redis, stream, "b", claim_idle_ms=100)
+    other = consumer(async_redis, stream, "b", claim_idle_ms=1000)
     assert await other.run_once(ok) == 0  # not stale yet: nothing new, nothing claimable
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(1.05)
     assert await other.run_once(ok) == 1
     assert got == ["1"]
     assert (await async_redis.xpending(stream, "workers"))["pending"] == 0

@@ -47,7 +47,9 @@ def test_after_the_cooldown_one_probe_is_let_through(router: Router, tenant: str
     assert router.decide(tenant, "billing", "after", pbx="ast-1").name == "primary"
 
 
-def test_a_failed_probe_reopens_and_late_reports_of_other_calls_are_ignored(router: Router, tenant: str) -> None:
+def test_a_failed_probe_reopens_and_late_reports_of_other_calls_are_ignored(
+    router: Router, tenant: str
+) -> None:
     open_breaker(router, tenant)
     time.sleep(COOLDOWN_S + 0.05)
     router.decide(tenant, "billing", "probe", pbx="ast-1")

@@ -49,12 +49,16 @@ def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
 def test_unknown_trunk_error_hints_the_known_ones(tmp_path: Path) -> None:
     (tmp_path / "routing.yaml").write_text(BROKEN)
     unknown = next(e for e in check_routing(tmp_path) if "nowhere" in e.message)
-    assert str(unknown) == (f"{tmp_path}/routing.yaml:15: tenants.demo: queue 'billing' uses unknown trunk 'nowhere' "
-                            "(hint: known trunks: primary)")
+    assert str(unknown) == (
+        f"{tmp_path}/routing.yaml:15: tenants.demo: queue 'billing' uses unknown trunk 'nowhere' "
+        "(hint: known trunks: primary)"
+    )
 
 
 def test_a_typo_in_a_key_is_an_error_not_a_default(tmp_path: Path) -> None:
-    text = BROKEN.replace("capacity: 50", "capacity: 50\n        priorty: 2").replace("capacity: -1", "capacity: 1")
+    text = BROKEN.replace("capacity: 50", "capacity: 50\n        priorty: 2").replace(
+        "capacity: -1", "capacity: 1"
+    )
     (tmp_path / "routing.yaml").write_text(text.replace("PJSIP/4001", "PJSIP/${number}"))
     assert [(e.line, e.message) for e in check_routing(tmp_path) if "priorty" in e.message] == [
         (12, "tenants.demo.trunks.1.priorty: Extra inputs are not permitted")

@@ -39,7 +39,8 @@ def own_redis(redis_binary: str, tmp_path: Path) -> Iterator[tuple[subprocess.Po
 
 
 def test_fail_open_trunks_take_their_local_share_and_the_rest_goes_to_hard_phones(
-        conf_dir: Path, tenant: str, redis_binary: str) -> None:
+    conf_dir: Path, tenant: str, redis_binary: str
+) -> None:
     def closed_backup(routing: dict[str, Any]) -> None:
         trunk(routing, "backup")["degrade"] = {"mode": "closed"}
 
@@ -50,13 +51,19 @@ def test_fail_open_trunks_take_their_local_share_and_the_rest_goes_to_hard_phone
     assert {(d.level, d.reason) for d in decisions} == {(Level.HARDPHONE, Reason.REDIS_DOWN)}
     assert decisions[-1].kind is RouteKind.HARDPHONE and decisions[0].dial == "PJSIP/4001@carrier-a"
     assert router.local.counts[Reason.REDIS_DOWN] == 60
-    assert router.release(tenant, "c0") is True and router.decide(tenant, "billing", "c60", pbx="ast-1").name == "primary"
+    assert (
+        router.release(tenant, "c0") is True
+        and router.decide(tenant, "billing", "c60", pbx="ast-1").name == "primary"
+    )
 
 
 async def test_redis_killed_mid_flood_every_call_routed_within_the_timeout(
-        conf_dir: Path, tenant: str, own_redis: tuple[subprocess.Popen, str]) -> None:
+    conf_dir: Path, tenant: str, own_redis: tuple[subprocess.Popen, str]
+) -> None:
     proc, url = own_redis
-    router = AsyncRouter.from_url(url, demo_config(conf_dir, tenant, timeout_ms=int(TIMEOUT_S * 1000)), node="n")
+    router = AsyncRouter.from_url(
+        url, demo_config(conf_dir, tenant, timeout_ms=int(TIMEOUT_S * 1000)), node="n"
+    )
     await router.load()
     rng = random.Random(7)
     slots = asyncio.Semaphore(100)
@@ -84,10 +91,13 @@ async def test_redis_killed_mid_flood_every_call_routed_within_the_timeout(
     await router.client.aclose()
 
 
-async def test_hung_redis_costs_at_most_the_timeout_async(conf_dir: Path, tenant: str,
-                                                          own_redis: tuple[subprocess.Popen, str]) -> None:
+async def test_hung_redis_costs_at_most_the_timeout_async(
+    conf_dir: Path, tenant: str, own_redis: tuple[subprocess.Popen, str]
+) -> None:
     proc, url = own_redis
-    router = AsyncRouter.from_url(url, demo_config(conf_dir, tenant, timeout_ms=int(TIMEOUT_S * 1000)), node="n")
+    router = AsyncRouter.from_url(
+        url, demo_config(conf_dir, tenant, timeout_ms=int(TIMEOUT_S * 1000)), node="n"
+    )
     await router.decide(tenant, "billing", "warm", pbx="ast-1")
     os.kill(proc.pid, signal.SIGSTOP)
 
@@ -104,7 +114,8 @@ async def test_hung_redis_costs_at_most_the_timeout_async(conf_dir: Path, tenant
 
 
 def test_hung_redis_costs_one_timeout_then_the_node_decides_locally_until_retry(
-        conf_dir: Path, tenant: str, own_redis: tuple[subprocess.Popen, str]) -> None:
+    conf_dir: Path, tenant: str, own_redis: tuple[subprocess.Popen, str]
+) -> None:
     proc, url = own_redis
     config = demo_config(conf_dir, tenant, timeout_ms=int(TIMEOUT_S * 1000), redis_retry_ms=300)
     router = Router.from_url(url, config, node="n")

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-
 import redis
 import redis.asyncio as aioredis
 
@@ -63,8 +62,9 @@ async def sampling(client: aioredis.Redis, tenant: str) -> AsyncIterator[Sampler
         await task
 
 
-async def test_200_racers_never_exceed_a_trunk_and_the_other_50_are_diverted(arouter: AsyncRouter, tenant: str,
-                                                                            async_redis: aioredis.Redis) -> None:
+async def test_200_racers_never_exceed_a_trunk_and_the_other_50_are_diverted(
+    arouter: AsyncRouter, tenant: str, async_redis: aioredis.Redis
+) -> None:
     start = asyncio.Event()
 
     async def racer(i: int) -> Decision:
@@ -82,16 +82,18 @@ async def test_200_racers_never_exceed_a_trunk_and_the_other_50_are_diverted(aro
     assert sum(n for name, n in routed.items() if name not in CAPACITY) == 50
 
 
-async def test_a_2000_call_flood_with_random_hangups_leaves_no_lease(arouter: AsyncRouter, tenant: str,
-                                                                    async_redis: aioredis.Redis,
-                                                                    sync_redis: redis.Redis) -> None:
+async def test_a_2000_call_flood_with_random_hangups_leaves_no_lease(
+    arouter: AsyncRouter, tenant: str, async_redis: aioredis.Redis, sync_redis: redis.Redis
+) -> None:
     rng = random.Random(4)
     slots = asyncio.Semaphore(300)
     routed: Counter[str] = Counter()
 
     async def call(i: int) -> None:
         async with slots:
-            decision = await arouter.decide(tenant, rng.choice(["billing", "reduction", "general"]), f"f{i}", pbx="ast-1")
+            decision = await arouter.decide(
+                tenant, rng.choice(["billing", "reduction", "general"]), f"f{i}", pbx="ast-1"
+            )
             routed[decision.name] += 1
             if rng.random() < 0.3:
                 assert await arouter.renew(tenant, f"f{i}")
@@ -126,7 +128,9 @@ async def test_sync_and_async_routers_agree(conf_dir: Path, redis_url: str, tena
                 seen_sync.append(sync.report_failure(tenant, "primary"))
                 seen_aio.append(await aio.report_failure(other, "primary"))
         assert seen_sync == seen_aio
-        assert [(s.name, s.in_use) for s in sync.status(tenant)] == [(s.name, s.in_use) for s in await aio.status(other)]
+        assert [(s.name, s.in_use) for s in sync.status(tenant)] == [
+            (s.name, s.in_use) for s in await aio.status(other)
+        ]
     finally:
         stale = [k async for k in aio.client.scan_iter(match=f"hotline:{{{other}}}:*")]
         await aio.client.delete(*stale)

@@ -20,6 +20,10 @@ Behaviour copied from tests/transcripts (see ASTERISK.md there):
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 USAGE_HEAD = b"520-Invalid command syntax.  Proper usage follows:\n"
@@ -88,6 +92,8 @@ class AsteriskChannel:
     dead: bool = False
     failed: bool = False
     closed: bool = False
+    #: spawned AGI: how the hang-up reaches the script (SIGHUP), instead of a HANGUP line
+    hangup_signal: Callable[[], None] | None = None
 
     def header(self) -> bytes:
         lines = [("network", "yes"), ("network_script", self.script),
@@ -111,6 +117,9 @@ class AsteriskChannel:
 
     def _hangup_notice(self) -> list[tuple[float, bytes]]:
         self.dead = True
+        if self.hangup_signal is not None:
+            self.hangup_signal()
+            return []
         if self.caller.exit_on_hangup:
             self.closed = True
             return [(0.0, b"HANGUP\nHANGUP\n")]
@@ -196,7 +205,7 @@ class AsteriskChannel:
 class SimResult:
     channel: AsteriskChannel
     agistatus: str
-    ended: str  # "app-closed", "app-half-closed", "exit-on-hangup", "timeout"
+    ended: str  # "app-closed", "exit-on-hangup", "timeout", "reset"
 
     @property
     def variables(self) -> dict[str, str]:
@@ -218,6 +227,8 @@ async def call_fastagi(port: int, channel: AsteriskChannel, *, host: str = "127.
             ended = await _serve(reader, writer, channel)
     except TimeoutError:
         pass
+    except ConnectionResetError:
+        ended = "reset"
     finally:
         writer.close()
         try:
@@ -227,11 +238,34 @@ async def call_fastagi(port: int, channel: AsteriskChannel, *, host: str = "127.
     return SimResult(channel, channel.agistatus, ended)
 
 
+async def call_spawned(argv: list[str], channel: AsteriskChannel, *, env: dict[str, str] | None = None,
+                       timeout: float = 20.0) -> tuple[SimResult, int]:
+    """Run ``python -m agi.script <argv>`` the way AGI() does: header on stdin, SIGHUP on hang-up,
+    no HANGUP line; returns the result and the exit status (AGISTATUS=FAILURE when not 0)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agi.script", *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    channel.network = False
+    channel.hangup_signal = lambda: proc.send_signal(signal.SIGHUP)
+    proc.stdin.write(channel.header())
+    ended = "timeout"
+    try:
+        async with asyncio.timeout(timeout):
+            ended = await _serve(proc.stdout, proc.stdin, channel)
+            status = await proc.wait()
+    except TimeoutError:
+        proc.kill()
+        status = await proc.wait()
+    agistatus = channel.agistatus if status == 0 else "FAILURE"
+    return SimResult(channel, agistatus, ended), status
+
+
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: AsteriskChannel) -> str:
     while True:
         line = await reader.readline()
         if not line.endswith(b"\n"):  # the application closed (or half-closed) its side
-            if not channel.closed:
+            if not channel.closed and channel.network:
                 writer.write(b"HANGUP\n")  # res_agi's goodbye, then close
             return "app-closed"
         for delay, data in channel.handle(line[:-1]):

@@ -623,6 +623,7 @@ class SimSwitch:
         self.silent = False
         self.drop_on = ""  # a command starting with this closes the socket unanswered
         self.slow_api: dict[str, float] = {}  # api command -> seconds before its reply
+        self.mute_on = ""  # a command starting with this gets no reply at all (FreeSWITCH: before connect)
         self.connections = 0
         self.seq = 1000
         self._server: asyncio.base_events.Server | None = None
@@ -694,6 +695,8 @@ class SimSwitch:
         word, args = word.lower(), rest.split()
         if self.drop_on and cmd.line.startswith(self.drop_on):
             w.close()
+            return
+        if self.mute_on and cmd.line.startswith(self.mute_on):
             return
         if not listener.authed:
             if word == "auth" and rest.strip() == self.password:

@@ -121,7 +121,7 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tickets_tenant'), ['tenant'], unique=False)
         batch_op.create_index('ix_tickets_tenant_caller_template', ['tenant', 'caller', 'template'], unique=False)
-        batch_op.create_index('ix_tickets_tenant_flow_key_state_current_node', ['tenant', 'flow_key', 'state', 'current_node'], unique=False)
+        batch_op.create_index('ix_tickets_tenant_flow_key_current_node_state', ['tenant', 'flow_key', 'current_node', 'state'], unique=False)
 
     op.create_table('tasks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -210,7 +210,7 @@ def downgrade() -> None:
 
     op.drop_table('tasks')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_tenant_flow_key_state_current_node')
+        batch_op.drop_index('ix_tickets_tenant_flow_key_current_node_state')
         batch_op.drop_index('ix_tickets_tenant_caller_template')
         batch_op.drop_index(batch_op.f('ix_tickets_tenant'))
 

@@ -1,0 +1,82 @@
+"""Web fixtures: the shipped demo configuration under the test's own tenant, served by the API fixture.
+
+The demo's routing, IVR menus, flows and people are copied into a scratch
+conf dir with ``demo`` renamed to the test's tenant, so every Redis key the
+test makes carries that tenant and is deleted afterwards (never a FLUSHDB).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from aiohttp.test_utils import TestClient
+
+import api.app
+from api import routing
+from api.pages.session import CSRF_HEADER, SESSION_COOKIE
+from hotline.settings import Settings
+from tests.router.conftest import demo_config, write_conf
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tenant_conf(directory: Path, tenant: str) -> Path:
+    """A copy of ``conf/`` where the ``demo`` tenant is called ``tenant``."""
+    conf = directory / "conf"
+    shutil.copytree(REPO / "conf", conf)
+    for room in ("ivr", "flows"):
+        (conf / room / "demo").rename(conf / room / tenant)
+    write_conf(conf, demo_config(REPO / "conf", tenant))
+    people = yaml.safe_load((conf / "people.yaml").read_text())
+    people["tenants"] = {tenant: people["tenants"].pop("demo")}
+    (conf / "people.yaml").write_text(yaml.safe_dump(people, sort_keys=False))
+    return conf
+
+
+@pytest.fixture
+def web_conf(tmp_path: Path, tenant: str) -> Path:
+    return tenant_conf(tmp_path, tenant)
+
+
+@pytest.fixture
+def api_settings(db_url: str, redis_url: str, tmp_path: Path, web_conf: Path) -> Settings:
+    """The API fixture over the tenant's copy of the demo configuration."""
+    return Settings(conf_dir=web_conf, data_dir=tmp_path, database_url=db_url, redis_url=redis_url,
+                    node_name="web-test")
+
+
+@pytest.fixture(autouse=True)
+def _routing_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve the router's API even before api/app.py lists it (a no-op once it does)."""
+    if routing.routes not in api.app.ROUTE_TABLES:
+        monkeypatch.setattr(api.app, "ROUTE_TABLES", [*api.app.ROUTE_TABLES, routing.routes])
+
+
+@pytest.fixture(autouse=True)
+def _drop_tenant_keys(redis_url: str, tenant: str) -> Iterator[None]:
+    yield
+    client = redis.Redis.from_url(redis_url)
+    stale = list(client.scan_iter(match=f"hotline:{{{tenant}}}:*"))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
+async def browser_login(client: TestClient, token: str) -> str:
+    """Log ``client`` in through the login form like a browser; returns the session's CSRF token."""
+    page = await client.get("/login")
+    nonce = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+    done = await client.post("/login", data={"csrf": nonce, "token": token, "next": "/"}, allow_redirects=False)
+    assert done.status == 303, await done.text()
+    assert SESSION_COOKIE in {c.key for c in client.session.cookie_jar}
+    routing_page = await client.get("/routing")
+    return re.search(r'name="csrf-token" content="([^"]+)"', await routing_page.text()).group(1)
+
+
+__all__ = ["CSRF_HEADER", "browser_login", "tenant_conf"]
