@@ -1,10 +1,10 @@
-"""Every panoramisk (1.4) fault Hotline works around, named in one place.
+"""Every panoramisk (1.4) and pyst2 (0.5.1) fault Hotline works around, named in one place.
 
 Strategy: Hotline uses panoramisk only for AMI (``Manager``: framing, ActionID
 matching, resending unanswered actions after a reconnect). Its FastAGI side is
 not used at all; the AGI protocol is ``agi.protocol``. Each fault below is
-confirmed by a test in tests/agi/test_panoramisk_faults.py, which fails the day
-panoramisk fixes it, so the workaround can go.
+confirmed by a test in tests/agi/test_library_faults.py, which fails the day
+the library fixes it, so the workaround can go.
 
 FastAGI (``panoramisk.fast_agi``), avoided by not using it:
 
@@ -20,6 +20,11 @@ FastAGI (``panoramisk.fast_agi``), avoided by not using it:
 * F4 no timeout anywhere (header, reply, session); ``add_route`` wraps plain
   functions with ``asyncio.coroutine``, which Python 3.11 no longer has.
 
+pyst2, not used (the spawned AGI is ``agi.script`` on ``agi.protocol``): its
+``AGI.get_result`` raises ``ValueError`` on a ``HANGUP`` line and
+``AGIUnknownError`` on 511; ``asterisk.fastagi`` imports ``SocketServer`` (Python 2
+only); ``AGI.__init__`` installs a SIGHUP handler and logs every line to stderr.
+
 AMI (``panoramisk.Manager``), worked around by ``HotlineManager`` below:
 
 * M1 ``Manager.ping`` sends ``Action: Ping`` and drops the future: a silently
@@ -34,12 +39,12 @@ AMI (``panoramisk.Manager``), worked around by ``HotlineManager`` below:
   timeout and exponential backoff, reset after a successful login.
 * M4 after ``close()`` a reconnect already scheduled by ``connection_lost``
   still fires. → ``connect`` does nothing once ``closing`` is set.
-* M6 event callbacks run inside ``data_received``: one that raises is a
-  "fatal error" for asyncio and the connection is dropped. → ``AmiClient``'s
-  callback catches and logs everything.
 * M5 (noted, harmless here) each TCP read is decoded on its own with
   ``errors='ignore'`` (a UTF-8 character split across reads is dropped), and a
   message's trailing ``Value: `` header with an empty value is stripped away.
+* M6 event callbacks run inside ``data_received``: one that raises is a
+  "fatal error" for asyncio and the connection is dropped. → ``AmiClient``'s
+  callback catches and logs everything.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class _Session:
     async def _script(self, env: Environment) -> None:
         error = None
         try:
-            path = parse_script_path(env.script_path)
+            path = parse_script_path(env.script_path, self.server.scripts)
             call = CallContext(env, path.tenant, path.name, path.arg, env.query, self.conn, self.server.clock,
                                self.server.menus)
             async with asyncio.timeout(self.t.session_s):

@@ -85,6 +85,7 @@ class _Stdio:
 def main(argv: list[str] | None = None, rfd: int = 0, wfd: int = 1) -> int:
     """Run one spawned AGI session; returns the exit status (see the module docstring)."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sys.stdout = sys.stderr  # fd 1 is the AGI channel: a stray print or log line would be taken as a command
     args = list(sys.argv[1:] if argv is None else argv)
     words = [a for a in args if "=" not in a]
     query = dict(a.split("=", 1) for a in args if "=" in a)
@@ -103,8 +104,9 @@ def main(argv: list[str] | None = None, rfd: int = 0, wfd: int = 1) -> int:
 def _run(io: _Stdio, env: Environment, words: list[str], query: dict[str, str], timeouts: AgiTimeouts) -> int:
     from agi.scripts import SCRIPTS, parse_script_path
     from agi.session import CallContext
-    from hotline.logs import bind_call, get_logger
+    from hotline.logs import bind_call, configure_logging, get_logger
 
+    configure_logging(os.environ.get("HOTLINE_LOG_LEVEL", "INFO"), os.environ.get("HOTLINE_LOG_FORMAT", "kv"))
     log = get_logger("agi.script")
     with bind_call(words[0] if words else "?", env.uniqueid):
         error = None

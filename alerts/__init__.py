@@ -4,6 +4,7 @@ What other rooms use (the flow engine through these names only):
 
 - ``Plan``, ``Level``, ``Contact``, ``Channel``: the warning plan a task freezes.
 - ``compute_due(started_at, limit, calendar)``: a task's deadline, in working time with a calendar.
+- ``escalate_task`` / ``settle_task`` (``alerts.hooks``): the two calls the flow engine makes.
 - ``start_escalation`` / ``stop_escalation`` (alias ``cancel_escalation``) / ``pause_escalation`` /
   ``resume_escalation`` / ``reschedule_escalation`` / ``acknowledge``: only flush; the caller commits.
 - ``load_calendars(conf_dir).for_tenant(tenant)``: the tenant's business calendar.
@@ -24,6 +25,7 @@ from alerts.escalation import (
     start_escalation,
     stop_escalation,
 )
+from alerts.hooks import escalate_task, settle_task
 from alerts.models import AlertState, Deadline, Escalation, EscalationState, OutboxAlert
 from alerts.plan import Channel, Contact, Level, Plan
 from alerts.schedule import compute_due, fire_times
@@ -31,6 +33,7 @@ from alerts.schedule import compute_due, fire_times
 __all__ = [
     "AlertState", "AlertsConf", "BusinessCalendar", "CalendarError", "Calendars", "Channel", "Contact", "Deadline",
     "Escalation", "EscalationState", "Level", "OutboxAlert", "Plan", "acknowledge", "cancel_escalation",
-    "compute_due", "find_escalation", "fire_times", "load_alerts_conf", "load_calendars", "pause_escalation",
-    "reschedule_escalation", "resume_escalation", "shift_after_pause", "start_escalation", "stop_escalation",
+    "compute_due", "escalate_task", "find_escalation", "fire_times", "load_alerts_conf", "load_calendars", "pause_escalation",
+    "reschedule_escalation", "resume_escalation", "settle_task", "shift_after_pause", "start_escalation",
+    "stop_escalation",
 ]

@@ -15,13 +15,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alerts.errors import AlertsError
+from alerts.paths import ACK_PATH
+
 __all__ = ["ACK_PATH", "AckLinkError", "AckLinks", "parse_ack_reply"]
 
-ACK_PATH = "/api/v1/alerts/ack"
 _REPLY = re.compile(r"^\s*ACK\s*#?\s*(\d{4,8})\b", re.IGNORECASE)
 
 
-class AckLinkError(ValueError):
+class AckLinkError(AlertsError, ValueError):
     """A link that must not acknowledge: malformed, wrongly signed or expired."""
 
 

@@ -20,13 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
+from alerts.errors import AlertsError
+
 __all__ = ["BusinessCalendar", "CalendarError", "Interval", "shift_after_pause"]
 
 #: How far a walk may go before the calendar is declared unusable (about ten years of days).
 _MAX_DAYS = 3660
 
 
-class CalendarError(ValueError):
+class CalendarError(AlertsError, ValueError):
     """A calendar definition cannot be used (unknown zone or country, no working time, bad interval)."""
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.delivery import retry_alert
 from alerts.models import AlertState
 from alerts.queries import list_alerts
-from hotline.cli import Failure, console, run_async, settings_or_fail
+from hotline.cli_support import Failure, console, run_async, settings_or_fail
 from hotline.db import create_engine, is_sqlite, session_factory, upgrade
 from hotline.models.base import utcnow
 from hotline.settings import Settings

@@ -63,8 +63,9 @@ async def ack_by_reply(session: AsyncSession, sender: str, body: str, *, now: da
     if code is None:
         return AckResult(found=False)
     alert = (await session.execute(
-        select(OutboxAlert).where(OutboxAlert.ack_code == code, OutboxAlert.address == sender,
-                                  OutboxAlert.channel.in_([Channel.SMS, Channel.VOICE, Channel.PBX_VOICE]))
+        select(OutboxAlert).join(Escalation, Escalation.id == OutboxAlert.escalation_id)
+        .where(Escalation.ack_code == code, OutboxAlert.address == sender,
+               OutboxAlert.channel.in_([Channel.SMS, Channel.VOICE, Channel.PBX_VOICE]))
         .order_by(OutboxAlert.id.desc()).limit(1))).scalar_one_or_none()
     if alert is None:
         log.info("SMS acknowledgement matched no alert", code=code, sender=sender)

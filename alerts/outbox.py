@@ -125,7 +125,7 @@ class Outbox:
         keys = {(c.tenant, c.recipient) for c in rows}
         counts = (await session.execute(
             select(T.c.tenant, T.c.recipient, func.count(), func.min(T.c.sent_at))
-            .where(T.c.recipient.in_({k[1] for k in keys}), T.c.sent_at > since)
+            .where(T.c.recipient.in_(sorted({k[1] for k in keys})), T.c.sent_at > since)
             .group_by(T.c.tenant, T.c.recipient))).all()
         used: Counter[tuple[str, str]] = Counter({(t, r): n for t, r, n, _ in counts if (t, r) in keys})
         oldest = {(t, r): first for t, r, _, first in counts}

@@ -16,13 +16,13 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from alerts.acklinks import ACK_PATH, AckLinkError, AckLinks
+from alerts.acklinks import AckLinkError, AckLinks
 from alerts.config import load_alerts_conf
 from alerts.delivery import retry_alert
 from alerts.inbound import ack_alert, ack_by_reply, delivery_report
 from alerts.messages import spoken
 from alerts.models import AlertState, OutboxAlert
-from alerts.providers._twilio import SMS_PATH, STATUS_PATH, VOICE_PATH
+from alerts.paths import ACK_PATH, SMS_PATH, STATUS_PATH, VOICE_PATH
 from alerts.providers.twilio_voice import ack_twiml, alert_twiml
 from alerts.queries import alert_json, list_alerts
 from api.appkeys import SESSIONS, SETTINGS

@@ -21,8 +21,9 @@ ROUTE_TABLES += [reports.routes, ws.routes, pages.routes]  # web: reports, /ws/m
 
 
 def make_app(settings: Settings, engine: AsyncEngine, redis: aioredis.Redis) -> web.Application:
-    # pages.session_middleware: a browser's session cookie + CSRF check; requests with Authorization pass it untouched.
-    app = web.Application(middlewares=[error_middleware, pages.session_middleware, auth_middleware], client_max_size=2 * 1024 * 1024)
+    # pages.session_middleware: a browser's session cookie and CSRF check; requests with Authorization pass untouched.
+    app = web.Application(middlewares=[error_middleware, pages.session_middleware, auth_middleware],
+                          client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)

@@ -77,7 +77,7 @@ async def monitor(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def _sender_ended(task: asyncio.Task[None], drop) -> None:  # noqa: ANN001 - the handler's drop coroutine
+def _sender_ended(task: asyncio.Task[None], drop) -> None:
     if task.cancelled():
         return
     if isinstance(task.exception(), TimeoutError):

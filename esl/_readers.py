@@ -74,14 +74,12 @@ class Frame:
 
 def _split_headers(block: bytes) -> tuple[list[tuple[str, str]], str]:
     headers, junk = [], ""
-    for line in block.split(b"\n"):
-        if not line:
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon:
-            junk = junk or f"header line without ':': {line[:40]!r}"
-            continue
-        headers.append((name.decode("utf-8", "replace").strip(), value.lstrip(b" ").decode("utf-8", "replace")))
+    for line in block.decode("utf-8", "replace").split("\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            headers.append((name.strip(), value.lstrip(" ")))
+        elif line:
+            junk = junk or f"header line without ':': {line[:40].encode()!r}"
     return headers, junk
 
 
@@ -125,7 +123,7 @@ def read_frame(buf: ReceiveBuffer, max_header: int, max_body: int) -> Frame | No
 
 def decoded(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """Header values URL-decoded, as FreeSWITCH encodes them in serialized events."""
-    return {name: unquote(value) for name, value in pairs}
+    return {name: unquote(value) if "%" in value else value for name, value in pairs}
 
 
 def _plain_event(body: bytes) -> Event:

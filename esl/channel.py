@@ -3,7 +3,8 @@
 Strategy: the socket is read only inside ``_next``, which feeds
 ``esl.framing`` and enforces a deadline on every wait, so a peer that goes
 silent costs at most the timeout. Every frame passes through ``_note``, which
-keeps what the driver asks about later: the channel's latest variables, DTMF
+keeps what the driver asks about later: the channel's variables (every channel
+event carries all of them, so the latest such event is the current set), DTMF
 keys in order, CHANNEL_EXECUTE_COMPLETE events by ``Application-UUID``, and
 whether the caller hung up. Executes are sent with ``event-lock`` and their own
 ``Event-UUID``, possibly several back to back (``execute_all``), and a
@@ -64,7 +65,7 @@ class Channel:
         self.conn = EslConnection(Role.OUTBOUND)
         self.started = clock()
         self.data: ChannelData | None = None
-        self.vars: dict[str, str] = {}
+        self._latest: dict[str, str] = {}  # headers of the newest event that carries the channel's variables
         self.dtmf: list[str] = []
         self.hangup_cause: str | None = None
         self.gone = ""  # why the session ended ("" while it lives)
@@ -79,7 +80,7 @@ class Channel:
         return int((self.clock() - self.started) * 1000)
 
     def variable(self, name: str) -> str | None:
-        return self.vars.get(name)
+        return self._latest.get("variable_" + name)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -108,11 +109,12 @@ class Channel:
             self._replies.append(event)
             if isinstance(event, ChannelData):
                 self.data = event
-                self._variables(event.headers)
+                self._latest = event.headers
         elif isinstance(event, Event):
             if event.unique_id and self.data and event.unique_id != self.uuid:
                 return  # another leg's event (a bridge): not ours
-            self._variables(event.headers)
+            if "variable_uuid" in event.headers:
+                self._latest = event.headers
             if event.name == "CHANNEL_EXECUTE_COMPLETE":
                 self.completions[event.get("Application-UUID")] = event
             elif event.name == "DTMF":
@@ -128,11 +130,6 @@ class Channel:
             self.gone = self.gone or "FreeSWITCH closed the socket"
         elif isinstance(event, UnparsedFrame):
             raise EslRemoteError(f"FreeSWITCH sent a frame that is not one: {event.reason}")
-
-    def _variables(self, headers: dict[str, str]) -> None:
-        for name, value in headers.items():
-            if name.startswith("variable_"):
-                self.vars[name[9:]] = value
 
     def _check_alive(self, during_hangup: bool = False) -> None:
         if self.gone:

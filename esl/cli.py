@@ -18,7 +18,7 @@ import sys
 
 import click
 
-from hotline.cli import Failure, settings_or_fail
+from hotline.cli_support import Failure, settings_or_fail
 
 __all__ = ["esl"]
 

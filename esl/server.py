@@ -92,6 +92,7 @@ class OutboundServer:
 
     def _handle(self, sock: socket.socket, address: tuple[str, int]) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small request/reply frames: no Nagle delay
         try:
             serve_call(sock, self.edge)
         except Exception:  # a bug in one call must not end the others; it is logged with its traceback

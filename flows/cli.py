@@ -10,7 +10,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flows.deployer import DeployReport, deploy_files
-from hotline.cli import EXIT_USAGE, Failure, console, err_console, run_async, settings_or_fail
+from hotline.cli_support import EXIT_USAGE, Failure, console, err_console, run_async, settings_or_fail
 from hotline.db import create_engine, is_sqlite, session_factory, upgrade
 from hotline.settings import Settings
 

@@ -21,14 +21,19 @@ __all__ = ["due_callbacks", "recipients_for"]
 
 
 async def recipients_for(
-    session: AsyncSession, tenant: str, task_id: int, level: int
+    session: AsyncSession, tenant: str, task_id: int | str, level: int
 ) -> list[dict[str, Any]]:
-    """Contacts (``person, name, phone, email, wecom``) of warning ``level`` of a task; [] if no such level."""
+    """Contacts (``person, name, phone, email, wecom``) of warning ``level`` of a task; [] if no such level.
+
+    ``task_id`` may be text: the alerts room keys escalations by text ids so any room's tasks fit.
+    """
+    if isinstance(task_id, str) and not task_id.isdigit():
+        return []
     row = (
         await session.execute(
             select(Task, Ticket.fields, Ticket.actors)
             .join(Ticket, Ticket.id == Task.ticket_id)
-            .where(Task.tenant == tenant, Task.id == task_id)
+            .where(Task.tenant == tenant, Task.id == int(task_id))
         )
     ).first()
     if row is None:

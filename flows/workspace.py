@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from alerts.hooks import escalate_task, settle_task
 from flows.assign import Assigner
 from flows.definition import FlowDef
 from flows.directory import Directory
@@ -288,9 +289,10 @@ class Workspace:
     async def _write_tasks(self, conn: AsyncConnection) -> None:
         t = Task.__table__
         new = [k for k in self.tasks if k.id is None and not k.ticket.skipped]
+        changed = [k for k in self.tasks if k.id is not None and k.dirty]
         if new:
-            await conn.execute(
-                t.insert(),
+            inserted = await conn.execute(
+                t.insert().returning(t.c.id, sort_by_parameter_order=True),
                 [
                     {
                         "tenant": self.tenant,
@@ -316,7 +318,8 @@ class Workspace:
                     for k in new
                 ],
             )
-        changed = [k for k in self.tasks if k.id is not None and k.dirty]
+            for task, row in zip(new, inserted.all(), strict=True):
+                task.id, task.dirty = row.id, True  # dirty: still counts as new for the load counters
         if changed:
             statement = (
                 t.update()
@@ -327,6 +330,26 @@ class Workspace:
                 statement,
                 [{"b_id": k.id, **{f"b_{c}": getattr(k, c) for c in _TASK_COLUMNS}} for k in changed],
             )
+        await self._sla_clock(new, changed)
+
+    async def _sla_clock(self, new: list[TaskRec], changed: list[TaskRec]) -> None:
+        """Put tasks that became someone's work on the SLA clock; stop it for tasks acted on.
+
+        Both calls are idempotent and run in this transaction, so a ticket and
+        its escalation commit (or roll back) together.
+        """
+        for task in new + changed:
+            was_open = task.was[1] in OPEN_TASK_STATES
+            if task.state is TaskState.PENDING and task.activated_at and task.sla_s and not was_open:
+                await escalate_task(
+                    self.session, tenant=self.tenant, task_id=task.id, started_at=task.activated_at,
+                    limit=timedelta(seconds=task.sla_s), warning_plan=task.warning_plan,
+                    title=f"Ticket #{task.ticket.id} ({task.ticket.intent or task.ticket.template}): "
+                          f"{task.node} is overdue",
+                    text=f"Caller {task.ticket.caller or 'unknown'}; assigned to {task.assignee or 'nobody'}.",
+                )
+            elif was_open and not task.is_open and task.state is not TaskState.WAITING:
+                await settle_task(self.session, self.tenant, task.id, reason=f"task {task.state}")
 
     def _load_deltas(self) -> dict[str, int]:
         deltas: dict[str, int] = {}

@@ -27,10 +27,11 @@ def check_settings(conf_dir: Path) -> list[ConfigError]:
 
 def checks() -> list[tuple[str, Check]]:
     """Every validator, in the order they are reported."""
+    from alerts.config import check_alerts
     from flows.check import check_flows
     from ivr.check import check_ivr
 
-    return [("settings", check_settings), ("ivr", check_ivr), ("flows", check_flows)]
+    return [("settings", check_settings), ("ivr", check_ivr), ("flows", check_flows), ("alerts", check_alerts)]
 
 
 def run_checks(conf_dir: Path) -> list[tuple[str, list[ConfigError]]]:

@@ -11,50 +11,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from hotline import __version__
-from hotline.settings import Settings, SettingsError, load_settings
-
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
-
-EXIT_USAGE = 2
-
-
-class Failure(click.ClickException):
-    """An operator-fixable failure: printed as one red line, exit status 2."""
-
-    exit_code = EXIT_USAGE
-
-    def show(self, file: Any = None) -> None:
-        for line in self.message.splitlines():
-            err_console.print(f"[bold red]error:[/] {line}", highlight=False, markup=True, soft_wrap=True)
-
-
-def settings_or_fail(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        raise Failure(str(exc)) from exc
-
-
-def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine, translating the start-up errors every command can meet."""
-    from hotline.redisconn import RedisUnavailable
-    from hotline.serve import StartupError
-
-    try:
-        return asyncio.run(factory())
-    except (StartupError, RedisUnavailable) as exc:
-        raise Failure(str(exc)) from exc
-
+from hotline.cli_support import EXIT_USAGE, Failure, console, err_console, run_async, settings_or_fail
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="hotline")
@@ -161,15 +123,17 @@ def db_revision(message: str) -> None:
     run_async(main)
 
 
-from flows.cli import flows  # noqa: E402 - subcommand groups live in their own modules
+from alerts.cli import alerts  # noqa: E402 - subcommand groups live in their own modules
+from flows.cli import flows  # noqa: E402
 from hotline.cli_tokens import tokens  # noqa: E402
 
 cli.add_command(tokens)
 cli.add_command(flows)
+cli.add_command(alerts)
 
 
 def main() -> None:
     cli(prog_name="hotline")
 
 
-__all__ = ["Failure", "cli", "main", "run_async", "settings_or_fail"]
+__all__ = ["cli", "main"]

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.cli import Failure, console, run_async, settings_or_fail
+from hotline.cli_support import Failure, console, run_async, settings_or_fail
 from hotline.db import create_engine, is_sqlite, session_factory, upgrade
 from hotline.settings import Settings
 from hotline.tokens import Role, create_token, list_tokens, revoke_token

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -127,10 +128,12 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 def parts() -> list[Part]:
     """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
+    from alerts.workers import alert_workers
+    from flows.recipients import recipients_for
     from flows.worker import flow_worker
     from hotline.call_log import call_log
 
-    return [call_log, flow_worker]
+    return [call_log, flow_worker, partial(alert_workers, resolver=recipients_for)]
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:

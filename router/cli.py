@@ -14,7 +14,7 @@ import click
 from rich import box
 from rich.table import Column, Table
 
-from hotline.cli import Failure, console, settings_or_fail
+from hotline.cli_support import Failure, console, settings_or_fail
 from hotline.redisconn import RedisUnavailable, sync_client
 from hotline.yamlconf import ConfigErrors
 from router.check import load_routing_config

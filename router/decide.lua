@@ -13,18 +13,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local calls, targets, call_id = KEYS[1], KEYS[2], ARGV[1]
 local ttl, n_trunks, n = tonumber(ARGV[4]), tonumber(ARGV[5]), #KEYS - 2
-local function name(i) return string.match(KEYS[2 + i], '[^:]+$') end
-
--- A repeated request for a call that still holds a lease gets the same target, renewed.
-local held = redis.call('HGET', calls, call_id)
-if held then
-  local holder = string.match(held, '^[^|]*')
-  for i = 1, n do
-    if name(i) == holder and redis.call('ZSCORE', KEYS[2 + i], call_id) then
-      redis.call('ZADD', KEYS[2 + i], now + ttl, call_id)
-      return {i, 0, 'repeat', 0}
-    end
-  end
+local names = {}
+local function name(i)
+  names[i] = names[i] or string.match(KEYS[2 + i], '[^:]+$')
+  return names[i]
 end
 
 -- A target's live settings (limit, state, breaker, reopen_at, cooldown_ms), read only when it is
@@ -51,10 +43,24 @@ local function in_use(i)
   return redis.call('ZCARD', z)
 end
 
+-- Lease target i to the call; or, if the call already holds a lease (the edge asked twice), renew that
+-- one and return its index: same answer, no second lease.
 local function take(i)
+  local record = name(i) .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. now
+  if redis.call('HSETNX', calls, call_id, record) == 0 then
+    local holder = string.match(redis.call('HGET', calls, call_id), '^[^|]*')
+    for j = 1, n do
+      if name(j) == holder and redis.call('ZSCORE', KEYS[2 + j], call_id) then
+        redis.call('ZADD', KEYS[2 + j], now + ttl, call_id)
+        return j
+      end
+    end
+    redis.call('HSET', calls, call_id, record)
+  end
   redis.call('ZADD', KEYS[2 + i], now + ttl, call_id)
-  redis.call('HSET', calls, call_id, name(i) .. '|' .. ARGV[2] .. '|' .. ARGV[3] .. '|' .. now)
+  return nil
 end
+local function repeated(j) return {j, 0, 'repeat', 0} end
 
 -- Trunks, one priority tier at a time; in a tier the least load per unit of weight wins.
 local level, reason = 0, 'ok'
@@ -82,7 +88,8 @@ while i <= n_trunks do
     i = i + 1
   end
   if best then
-    take(best)
+    local held = take(best)
+    if held then return repeated(held) end
     if best_cooldown then
       local p = name(best) .. ':'
       redis.call('HSET', targets, p .. 'breaker', 'half_open', p .. 'reopen_at', now + best_cooldown, p .. 'probe', call_id)
@@ -97,10 +104,10 @@ for d = n_trunks + 1, n - 1 do
   local limit, state = settings(d)
   if not limit then return RELOAD end
   if state == 'up' and (limit < 0 or in_use(d) < limit) then
-    take(d)
-    return {d, 2, 'no_trunk', 0}
+    local held = take(d)
+    return held and repeated(held) or {d, 2, 'no_trunk', 0}
   end
 end
 
-take(n)
-return {n, 3, 'all_full', 0}
+local held = take(n)
+return held and repeated(held) or {n, 3, 'all_full', 0}

@@ -9,6 +9,7 @@ the same ones.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from agi.scripts import hangup, ivr, route
@@ -34,12 +35,12 @@ class ScriptPath(NamedTuple):
     arg: str
 
 
-def parse_script_path(parts: list[str] | str) -> ScriptPath:
+def parse_script_path(parts: list[str] | str, scripts: Mapping[str, Script] = SCRIPTS) -> ScriptPath:
     """``"demo/ivr/main"`` or ``["demo", "ivr", "main"]`` → ``ScriptPath``; raises ``ScriptError``."""
     if isinstance(parts, str):
         parts = [p for p in parts.strip("/").split("/") if p]
-    if len(parts) < 2 or parts[1] not in SCRIPTS:
-        raise ScriptError(f"no AGI script for {'/'.join(parts)!r}; expected <tenant>/{{{'|'.join(SCRIPTS)}}}[/<arg>]")
+    if len(parts) < 2 or parts[1] not in scripts:
+        raise ScriptError(f"no AGI script for {'/'.join(parts)!r}; expected <tenant>/{{{'|'.join(scripts)}}}[/<arg>]")
     tenant, name, *rest = parts
     wanted = 1 if name in NEEDS_ARG else 0
     if len(rest) != wanted or not _NAME.match(tenant) or not all(_NAME.match(p) for p in rest):

@@ -18,11 +18,7 @@ from twilio.rest import Client
 
 from alerts.providers.base import Fault, GiveUp, TryLater
 
-__all__ = ["STATUS_PATH", "VOICE_PATH", "callback_url", "close_client", "make_client", "translate"]
-
-STATUS_PATH = "/api/v1/webhooks/twilio/status"
-VOICE_PATH = "/api/v1/webhooks/twilio/voice"
-SMS_PATH = "/api/v1/webhooks/twilio/sms"
+__all__ = ["callback_url", "close_client", "make_client", "translate"]
 
 #: Twilio error codes that are our configuration (bad credentials, bad From number, account problems).
 _OURS = {20003, 20005, 20404, 21212, 21606, 21659, 21660, 21603, 21219}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from alerts.errors import AlertsError
 from alerts.plan import Channel
 
 __all__ = ["AlertProvider", "Fault", "GiveUp", "Notification", "ProviderError", "ProviderFlags", "Receipt", "TryLater"]
@@ -70,7 +71,7 @@ class Fault(StrEnum):
     OURS = "ours"
 
 
-class ProviderError(Exception):
+class ProviderError(AlertsError):
     """Base of the two outcomes a provider may raise instead of returning a Receipt."""
 
     def __init__(self, reason: str) -> None:

@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Protocol
 
+from alerts.errors import AlertsError
 from alerts.messages import voice_text
 from alerts.plan import Channel
 from alerts.providers.base import GiveUp, Notification, ProviderFlags, Receipt, TryLater
@@ -30,7 +31,7 @@ from alerts.providers.base import GiveUp, Notification, ProviderFlags, Receipt, 
 __all__ = ["OriginateError", "Originator", "PbxVoiceProvider"]
 
 
-class OriginateError(Exception):
+class OriginateError(AlertsError):
     """The PBX refused to originate; ``transient`` when trying again later may work (busy trunk, overload)."""
 
     def __init__(self, reason: str, *, transient: bool) -> None:

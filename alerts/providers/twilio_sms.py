@@ -15,7 +15,8 @@ from twilio.rest import Client
 
 from alerts.messages import sms_text
 from alerts.plan import Channel
-from alerts.providers._twilio import STATUS_PATH, callback_url, close_client, translate
+from alerts.paths import STATUS_PATH
+from alerts.providers._twilio import callback_url, close_client, translate
 from alerts.providers.base import Notification, ProviderFlags, Receipt
 
 __all__ = ["TwilioSmsProvider"]

@@ -17,7 +17,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from alerts.messages import voice_text
 from alerts.plan import Channel
-from alerts.providers._twilio import STATUS_PATH, VOICE_PATH, callback_url, close_client, translate
+from alerts.paths import STATUS_PATH, VOICE_PATH
+from alerts.providers._twilio import callback_url, close_client, translate
 from alerts.providers.base import Notification, ProviderFlags, Receipt
 
 __all__ = ["TwilioVoiceProvider", "ack_twiml", "alert_twiml"]

@@ -17,7 +17,14 @@ from aiohttp import web
 from api.appkeys import REDIS, SESSIONS
 from api.auth import public
 from api.pages.render import error_page, render
-from api.pages.session import SESSION_COOKIE, WEB_SESSION, create_session, drop_session, safe_next, set_session_cookie
+from api.pages.session import (
+    SESSION_COOKIE,
+    WEB_SESSION,
+    create_session,
+    drop_session,
+    safe_next,
+    set_session_cookie,
+)
 from hotline.logs import get_logger
 from hotline.tokens import Role, lookup_token
 

@@ -32,9 +32,9 @@ from api.audit import record_audit
 from api.auth import Role, principal, require_role
 from api.errors import ApiError
 from api.flows import invalid
+from hotline.yamlconf import ConfigError
 from ivr.check import check_ivr
 from ivr.loader import NAME, PROMPTS_FILE
-from hotline.yamlconf import ConfigError
 
 __all__ = ["menu_names", "routes", "validate_menu"]
 
@@ -44,6 +44,9 @@ INTENTS_FILE = "intents.yaml"
 
 
 def _folder(conf_dir: Path, tenant: str) -> Path:
+    """The tenant's menu folder; a tenant name that is not a plain name never becomes a path."""
+    if not NAME.fullmatch(tenant):
+        raise ApiError(400, "bad_request", f"tenant {tenant!r} cannot have IVR menus (not a plain name)")
     return conf_dir / "ivr" / tenant
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -95,11 +96,14 @@ def _is_https(request: web.Request) -> bool:
     return request.secure or base.startswith("https://")
 
 
+#: A path on this site: no ``//host``, no backslash, no whitespace or control characters (browsers drop
+#: tabs and newlines, so ``/\t/evil.example`` would become ``//evil.example``).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
+
+
 def safe_next(target: str | None) -> str:
-    """Where to go after login: a path on this site only (no ``//host`` or ``scheme:``)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+    """Where to go after login: ``target`` if it is a path on this site, else ``/``."""
+    return target if target and _LOCAL_PATH.fullmatch(target) else "/"
 
 
 def _is_navigation(request: web.Request) -> bool:
@@ -155,9 +159,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)  # auth_middleware answers 401
     if not _origin_ok(request):
         raise ApiError(403, "bad_origin", "this request came from another site")
-    if request.method not in SAFE_METHODS:
-        if not hmac.compare_digest(await _csrf_token(request), session.csrf):
-            raise ApiError(403, "csrf", f"missing or wrong CSRF token (send the page's token as {CSRF_HEADER})")
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(await _csrf_token(request), session.csrf):
+        raise ApiError(403, "csrf", f"missing or wrong CSRF token (send the page's token as {CSRF_HEADER})")
     request[PRINCIPAL_KEY] = session.principal
     request[WEB_SESSION] = session
     return await handler(request)

@@ -20,7 +20,7 @@ _TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 routes = web.RouteTableDef()
 
 
-def _serve(path: Path):  # noqa: ANN202 - an aiohttp handler
+def _serve(path: Path):
     async def handler(request: web.Request) -> web.FileResponse:
         return web.FileResponse(path, headers={"Content-Type": _TYPES[path.suffix], "Cache-Control": "no-cache",
                                                "X-Content-Type-Options": "nosniff"})

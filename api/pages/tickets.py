@@ -60,8 +60,9 @@ def _call_steps(call: Call) -> list[dict[str, Any]]:
     for row in call.trajectory:
         at_ms, kind, menu, node, value = row[:5]
         detail = f"{menu}/{node}" + (f": {value}" if value else "")
-        out.append({"at": (call.started_at + timedelta(milliseconds=at_ms)).isoformat(), "actor": f"caller {call.caller}",
-                    "kind": f"ivr {kind}", "detail": detail, "source": "call"})
+        at = call.started_at + timedelta(milliseconds=at_ms)
+        out.append({"at": at.isoformat(), "actor": f"caller {call.caller}", "kind": f"ivr {kind}", "detail": detail,
+                    "source": "call"})
     if call.outcome:
         at = (call.ended_at or call.started_at).isoformat()
         out.append({"at": at, "actor": "ivr", "kind": f"call {call.outcome}", "source": "call",

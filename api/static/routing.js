@@ -37,7 +37,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const tr = el("tr", { "data-target": target.name }, el("td", {}, target.name), el("td", {}, target.kind),
       el("td", { class: "num" }, target.level ?? ""), cells.inUse, el("td", {}, cells.meter), cells.capacity,
       cells.state, cells.breaker);
-    if (canEdit) tr.append(el("td", {}, editor(target)));
+    if (canEdit) tr.append(el("td", {}, target.kind === "hardphone" ? "" : editor(target)));
     table.tBodies[0].append(tr);
     return cells;
   }

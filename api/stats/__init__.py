@@ -17,5 +17,14 @@ from api.stats.tables import StatsInterval, StatsOffer
 
 # The serve part (``api.stats.consumer.stats``) is not re-exported: Alembic imports this package for
 # its tables and must not pull in the whole process wiring.
-__all__ = ["Dimension", "Figures", "INTERVAL_S", "Result", "StatsInterval", "StatsOffer", "TrunkMatcher", "roll_up",
-           "summarize"]
+__all__ = [
+           "INTERVAL_S",
+           "Dimension",
+           "Figures",
+           "Result",
+           "StatsInterval",
+           "StatsOffer",
+           "TrunkMatcher",
+           "roll_up",
+           "summarize",
+]

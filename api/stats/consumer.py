@@ -107,7 +107,8 @@ def trunk_matchers(conf_dir: Path) -> dict[str, TrunkMatcher]:
     except ConfigErrors as exc:
         log.warning("routing config unusable; dials count as extensions", error=str(exc.errors[0]))
         return {}
-    return {tenant: TrunkMatcher({t.name: t.dial for t in routing.trunks}) for tenant, routing in config.tenants.items()}
+    return {tenant: TrunkMatcher({t.name: t.dial for t in routing.trunks})
+            for tenant, routing in config.tenants.items()}
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -117,7 +118,7 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-def _worker(runtime: Runtime, tenant: str, matcher: TrunkMatcher):  # noqa: ANN202 - a hotline.workers.Worker
+def _worker(runtime: Runtime, tenant: str, matcher: TrunkMatcher):
     redis, me = runtime.redis, runtime.settings.node_name
     recorder = StatsRecorder(runtime.engine, redis, tenant, matcher)
     consumer = StreamConsumer(redis, pbx_events_stream(tenant), GROUP, me)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 from ivr.model import GotoNode, Menu, RouteNode, TransferNode
@@ -68,7 +69,7 @@ def ivr_map(menu: Menu, calls: Iterable[tuple[str | None, str | None, list[Any]]
             continue
         total += 1
         callers.update(set(entered))
-        moves.update(zip(entered, entered[1:]))
+        moves.update(pairwise(entered))
         abandon = [row for row in trajectory if row[1] == StepKind.ABANDON]
         if abandon:
             if abandon[-1][2] == menu.name:

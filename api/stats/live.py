@@ -22,7 +22,8 @@ from api.stats.intervals import INTERVAL_S, interval_start
 from api.stats.offers import IN_USE, WAITING, CallState, Tally
 from hotline.keys import stats_calls, stats_day, stats_dirty, stats_live
 
-__all__ = ["DAY_TTL_S", "ENDED_TTL_S", "STALE_S", "claim_dirty", "load_states", "mark_dirty", "snapshot", "sweep", "write"]
+__all__ = ["DAY_TTL_S", "ENDED_TTL_S", "STALE_S", "claim_dirty", "load_states", "mark_dirty", "snapshot", "sweep",
+           "write"]
 
 #: Today's counts are kept this long (yesterday's stay readable for a day).
 DAY_TTL_S = 2 * 86_400
@@ -112,7 +113,10 @@ async def mark_dirty(redis: aioredis.Redis, tenant: str, starts: Iterable[int]) 
         await redis.sadd(stats_dirty(tenant), *starts)
 
 
-async def snapshot(redis: aioredis.Redis, tenant: str, now: float | None = None) -> dict[str, dict[str, dict[str, int]]]:
+Figures = dict[str, dict[str, dict[str, int]]]
+
+
+async def snapshot(redis: aioredis.Redis, tenant: str, now: float | None = None) -> Figures:
     """Live figures as ``{dimension: {name: {figure: n}}}``: gauges now, counts since UTC midnight."""
     pipe = redis.pipeline(transaction=False)
     pipe.hgetall(stats_live(tenant))

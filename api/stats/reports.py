@@ -49,7 +49,7 @@ def parse_time(raw: str | None, name: str, default: datetime, *, assume_utc: boo
     if not raw:
         return default
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise ApiError(400, "bad_request", f"{name}: not an ISO 8601 time: {raw!r}") from exc
     if value.tzinfo is None:

@@ -29,7 +29,7 @@ async def test_spawned_hangup_is_sighup_without_a_line_and_the_trajectory_is_kep
     channel = AsteriskChannel("/usr/bin/hotline-agi", Caller(keys=["2"], hangup_on=3))  # during GET DATA
     result, status = await call_spawned([tenant, "ivr", "main"], channel, env=_env(redis_url, demo_conf))
     assert status == 0 and result.agistatus == "HANGUP"
-    assert result.commands[3:] == ["CHANNEL STATUS"]  # the -1 probed once, then nothing more
+    assert result.commands[4:] == ["CHANNEL STATUS"]  # the -1 probed once, then nothing more
     [(_, fields)] = await async_redis.xrange(intents_stream(tenant))
     assert fields[b"outcome"] == b"abandoned"
 

@@ -14,7 +14,7 @@ from alerts.clock import SlaClock
 from alerts.outbox import Outbox
 from alerts.plan import Channel
 from alerts.providers.base import GiveUp
-from hotline.cli import console
+from hotline.cli_support import console
 from hotline.db import create_engine, session_factory, upgrade
 from tests.alerts.conftest import T0, Scripted, demo_plan, fast_conf, scripted_set, start
 

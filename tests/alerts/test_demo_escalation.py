@@ -19,14 +19,15 @@ from alerts import EscalationState, find_escalation
 from alerts.acklinks import AckLinks
 from alerts.clock import SlaClock
 from alerts.config import AlertsConf
-from alerts.hooks import escalate_task
 from alerts.inbound import ack_alert
 from alerts.outbox import Outbox
 from alerts.providers.registry import build_providers
 from flows.intake import intake
 from flows.models import Task, Ticket
 from flows.recipients import recipients_for
-from tests.alerts.conftest import T0, outbox_rows, start
+from alerts.config import RetryConf
+from tests.alerts.conftest import SUPERVISOR, T0, demo_plan, fast_conf, outbox_rows, start
+from tests.alerts.fakes import Reply
 from tests.flows.helpers import NOW, catalog, demo_org, intent_event, setup_demo
 
 #: twilio-python 9 still passes aiohttp's deprecated BasicAuth; not ours to fix.
@@ -36,13 +37,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(BasicAuth|auth. parameter).*:
 class Stage:
     """The clock and the dispatcher over the real providers, driven by an explicit ``now``."""
 
-    def __init__(self, sessions, settings, resolver=None) -> None:  # noqa: ANN001
-        conf = AlertsConf()
+    def __init__(self, sessions, settings, resolver=None, conf=None) -> None:  # noqa: ANN001
+        conf = conf or AlertsConf()
         self.providers = build_providers(settings, conf)
         self.links = AckLinks(settings.secret_key.get_secret_value().encode(), settings.public_base_url,
                               conf.ack_link_ttl)
         self.clock = SlaClock(sessions, conf, resolver=resolver)
-        self.outbox = Outbox(sessions, self.providers, conf, links=self.links, callback_base=settings.public_base_url)
+        self.outbox = Outbox(sessions, self.providers, conf, links=self.links, callback_base=settings.public_base_url,
+                             rng=lambda: 0.0)
 
     async def at(self, now) -> tuple[int, int]:  # noqa: ANN001
         fired = (await self.clock.run_once(now)).fired
@@ -68,19 +70,41 @@ async def test_untouched_demo_task_escalates_level_by_level_each_once(sessions, 
     assert [r.state for r in await outbox_rows(sessions, tenant)] == ["delivered", "sent", "sent"]
 
 
+async def test_provider_outage_is_retried_then_failed_over_never_lost(sessions, tenant, provider_settings,
+                                                                     twilio, wecom) -> None:
+    """WeCom hangs past the send timeout once; Twilio answers 500 to every SMS: L1 arrives on the retry,
+    L2 is retried three times and then reaches the supervisor by a call."""
+    await start(sessions, tenant, "1001", demo_plan(levels=demo_plan().levels[:2]))
+    due = T0 + timedelta(hours=1)
+    wecom.replies.append(Reply(hang=0.8))
+    twilio.replies += [Reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})] * 3
+    stage = Stage(sessions, provider_settings, conf=fast_conf(retry=RetryConf(
+        max_attempts=3, base=timedelta(seconds=10), send_timeout=timedelta(seconds=0.4))))
+    try:
+        assert await stage.at(due) == (1, 0)                                   # WeCom timed out
+        assert await stage.at(due + timedelta(seconds=5)) == (0, 1)            # ... and is sent on the retry
+        for t in (15 * 60, 15 * 60 + 5, 15 * 60 + 15):                         # SMS: 500, 500, 500 → a call
+            await stage.at(due + timedelta(seconds=t))
+    finally:
+        await stage.providers.aclose()
+    assert len(wecom.requests) == 2 and len(twilio.of("Messages")) == 3
+    assert [c["To"] for c in twilio.of("Calls")] == [SUPERVISOR.phone]
+    rows = await outbox_rows(sessions, tenant)
+    assert [(r.channel, r.state, r.attempts) for r in rows] == [
+        ("wecom", "delivered", 2), ("sms", "failed", 3), ("voice", "sent", 1)]
+    assert "HTTP 500, code 20500" in rows[1].last_error
+
+
 @pytest.fixture
 async def demo_task(sessions, tenant):  # noqa: ANN001, ANN201
-    """The flow engine's supervisor task for a fee-reduction call, put on the SLA clock as the engine should."""
+    """The flow engine's supervisor task for a fee-reduction call: the engine itself puts it on the SLA clock."""
     await setup_demo(sessions, tenant)
     cat = await catalog(sessions, tenant)
     async with sessions.begin() as session:
         await intake(session, tenant, [intent_event(tenant, "call-1", started_at=NOW.timestamp())], catalog=cat, now=NOW)
         task, ticket = (await session.execute(select(Task, Ticket).join(Ticket, Ticket.id == Task.ticket_id)
                                               .where(Task.tenant == tenant))).one()
-        esc = await escalate_task(session, tenant=tenant, task_id=task.id, started_at=task.activated_at,
-                                  limit=timedelta(seconds=task.sla_s), warning_plan=task.warning_plan,
-                                  title=f"Ticket #{ticket.id} fee reduction: {task.node} approval overdue",
-                                  text=f"Amount {ticket.fields['amount']}.")
+        esc = await find_escalation(session, tenant, task.id)  # started by the engine in the intake transaction
         assert esc is not None and esc.due_at == task.due_at
         return task
 
@@ -126,3 +150,17 @@ async def test_flow_engine_demo_ack_after_l1_stops_l2_and_l3(sessions, tenant, p
     async with sessions() as session:
         esc = await find_escalation(session, tenant, demo_task.id)
         assert (esc.state, esc.acked_by, esc.ack_via) == (EscalationState.ACKED, demo_task.assignee, "link")
+
+
+async def test_approving_the_task_stops_its_escalation_in_the_same_transaction(sessions, tenant, demo_task) -> None:
+    """The engine settles the escalation itself when the supervisor acts: no level fires after that."""
+    from flows.actions import ActionRequest, ActionResult, Actor, perform
+    from hotline.tokens import Role
+
+    async with sessions.begin() as session:
+        results = await perform(session, tenant, Actor(demo_task.assignee, Role.AGENT, demo_task.assignee),
+                                [ActionRequest(demo_task.id, "approve")], now=NOW + timedelta(minutes=5))
+        assert isinstance(results[0], ActionResult), results
+    async with sessions() as session:
+        esc = await find_escalation(session, tenant, demo_task.id)
+    assert esc.state == EscalationState.STOPPED

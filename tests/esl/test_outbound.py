@@ -9,7 +9,6 @@ import time
 import pytest
 
 from hotline import keys
-from ivr.commands import RouteDecision, RouteKind
 from ivr.events import IntentEvent
 from ivr.trajectory import Outcome
 from router.check import load_routing_config
@@ -85,37 +84,49 @@ def test_lease_is_held_while_bridged_and_renewal_ticks_do_not_end_the_bridge(esl
     assert sync_redis.hget(keys.route_calls(esl_tenant), sim.uuid) is None
 
 
-def test_trajectory_and_intent_event_match_the_engine_driven_directly(esl_server, esl_tenant, sync_redis):
-    """The reference is the IVR engine with the same keys and the router's decision: what FastAGI
-    records (agi/fastagi.py was not in the tree when this was written)."""
+@pytest.mark.parametrize("caller", [Caller(list(DEMO)), Caller(["500#"], barge={1: "2"})], ids=["after", "barge-in"])
+def test_same_trajectory_and_intent_event_as_the_asterisk_path(esl_server, esl_tenant, sync_redis, redis_url,
+                                                                caller):
+    """The same demo call through FastAGI (agi/fastagi.py, simulated res_agi) and through the outbound socket."""
+    from agi.effects import AsyncEffects, effects_client
+    from agi.fastagi import FastAgiServer
     from ivr.check import load_intents, load_menus
-    from ivr.engine import call_script
-    from ivr.intent import resolve
-    from tests.ivr.fakepbx import FakePbx
+    from router.aio import AsyncRouter
+    from tests.sim.asterisk_agi import AsteriskChannel, call_fastagi
+    from tests.sim.asterisk_agi import Caller as AsteriskCaller
 
-    sim, _ = call(esl_server, esl_tenant)
-    [event] = intent_events(sync_redis, esl_tenant)
+    agi_tenant = esl_server.take_tenant()
 
-    class Pbx(FakePbx):
-        def answer(self, command):
-            result = super().answer(command)
-            if isinstance(result, RouteDecision):
-                return RouteDecision(RouteKind.TRUNK, "primary", dial="PJSIP/4002@carrier-a", elapsed_ms=self.now_ms)
-            return result
+    async def asterisk() -> None:
+        router = AsyncRouter.from_url(redis_url, load_routing_config(esl_server.conf), node="test-agi")
+        client = effects_client(redis_url)
+        server = FastAgiServer("127.0.0.1", 0, effects=AsyncEffects(router, client, load_intents(esl_server.conf)),
+                               menus=load_menus(esl_server.conf))
+        await server.start()
+        try:
+            await call_fastagi(server.port, AsteriskChannel(f"{agi_tenant}/ivr/main", AsteriskCaller(keys=list(DEMO)),
+                                                            uniqueid="1795832832.46"))
+        finally:
+            await server.close(grace_s=1.0)
+            await router.client.aclose()
+            await client.aclose()
 
-    record = Pbx(["2", "500"]).run(call_script(load_menus(esl_server.conf), esl_tenant, "main"))
-    rules = load_intents(esl_server.conf)
-    direct = IntentEvent.from_call(record, resolve(record, sim.uuid, [], rules, now=event.ended_at),
-                                   call_id=sim.uuid, caller="5551234", started_at=event.started_at,
-                                   ended_at=event.ended_at)
+    asyncio.run(asterisk())
+    call(esl_server, esl_tenant, caller)
+    [via_agi] = intent_events(sync_redis, agi_tenant)
+    [via_esl] = intent_events(sync_redis, esl_tenant)
 
     def timeless(e: IntentEvent) -> dict:
         fields = e.to_fields()
+        for name in ("call_id", "tenant", "started_at", "ended_at"):
+            fields.pop(name)
         fields["steps"] = [s.as_list()[1:] for s in e.steps]
         fields["summary"] = {**e.summary, "duration_ms": None}
         return fields
 
-    assert timeless(event) == timeless(direct)
+    assert timeless(via_esl) == timeless(via_agi)
+    assert via_esl.summary["route"] == {"kind": "trunk", "name": "primary", "dial": "PJSIP/4002@carrier-a",
+                                        "target": None}  # the router's decision, whatever FreeSWITCH dials
 
 
 @pytest.mark.parametrize("app, nth, keys_pressed, where", [

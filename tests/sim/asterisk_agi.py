@@ -33,8 +33,9 @@ INVALID = b"510 Invalid or unknown command\n"
 _NOT_ON_DEAD = {"ANSWER", "CHANNEL STATUS", "WAIT FOR DIGIT", "STREAM FILE", "GET DATA", "GET OPTION", "RECORD FILE"}
 _MEDIA = {"WAIT FOR DIGIT", "STREAM FILE", "GET DATA", "GET OPTION", "EXEC"}
 _MIN_ARGS = {"STREAM FILE": 2, "GET DATA": 1, "WAIT FOR DIGIT": 1, "GET VARIABLE": 1, "SET VARIABLE": 2,
-             "GET FULL VARIABLE": 1, "EXEC": 1, "GET OPTION": 2}
-_KNOWN = {"ANSWER", "NOOP", "VERBOSE", "CHANNEL STATUS", "HANGUP", "DATABASE GET", "DATABASE PUT", *_MIN_ARGS}
+             "GET FULL VARIABLE": 1, "EXEC": 1, "GET OPTION": 2, "DATABASE GET": 2, "DATABASE PUT": 3,
+             "DATABASE DEL": 2}
+_KNOWN = {"ANSWER", "NOOP", "VERBOSE", "CHANNEL STATUS", "HANGUP", *_MIN_ARGS}
 
 
 def parse_args(line: str) -> list[str]:
@@ -64,7 +65,8 @@ def parse_args(line: str) -> list[str]:
 class Caller:
     """What the simulated caller does.
 
-    ``keys``: what they type at each input opportunity, in order (``"2"``, ``"500#"``).
+    ``keys``: what they type at each input opportunity, in order (``"2"``, ``"500#"``); a prompt
+    with escape digits is one (``""`` there: it plays to the end), a prompt without is not.
     ``hangup_on``: hang up while the application's command number N (0-based) runs.
     ``hangup_when_idle_after``: hang up right after the reply to command N (app idle).
     """
@@ -87,7 +89,9 @@ class AsteriskChannel:
     uniqueid: str = "1795832832.46"
     callerid: str = "5551234"
     network: bool = True
+    channel_name: str = "Local/hold@peer-00000017;1"
     variables: dict[str, str] = field(default_factory=dict)
+    database: dict[tuple[str, str], str] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     dead: bool = False
     failed: bool = False
@@ -98,7 +102,7 @@ class AsteriskChannel:
     def header(self) -> bytes:
         lines = [("network", "yes"), ("network_script", self.script),
                  ("request", f"agi://127.0.0.1:4573/{self.script}")] if self.network else [("request", self.script)]
-        lines += [("channel", "Local/hold@peer-00000017;1"), ("language", "en"), ("type", "Local"),
+        lines += [("channel", self.channel_name), ("language", "en"), ("type", "Local"),
                   ("uniqueid", self.uniqueid), ("version", "22.10.1"), ("callerid", self.callerid),
                   ("calleridname", "Hotline Test"), ("callingpres", "0"), ("callingani2", "0"), ("callington", "0"),
                   ("callingtns", "0"), ("dnid", "unknown"), ("rdnis", "unknown"), ("context", "hotline-inbound"),
@@ -164,8 +168,10 @@ class AsteriskChannel:
             if args[0] in self.caller.missing_files:
                 self.failed = True
                 return b"200 result=-1 endpos=0\n"
-            keys = self.caller.keys[0] if self.caller.keys and self.caller.barge_in else ""
-            if keys and keys[0] in args[1]:
+            keys = self.caller.keys[0] if self.caller.keys and self.caller.barge_in and args[1] else None
+            if keys == "":
+                self.caller.keys.pop(0)
+            elif keys and keys[0] in args[1]:
                 rest = keys[1:]
                 self.caller.keys[0:1] = [rest] if rest else []
                 return f"200 result={ord(keys[0])} endpos=7520\n".encode()
@@ -184,13 +190,26 @@ class AsteriskChannel:
             return f"200 result={ord(typed[0]) if typed else 0}\n".encode()
         if name == "GET VARIABLE" or name == "GET FULL VARIABLE":
             key = args[0].strip("${}")
-            value = {"CALLERID(num)": self.callerid, "CHANNEL": "Local/hold@peer-00000017;1"}.get(key)
+            value = {"CALLERID(num)": self.callerid, "CALLERID(name)": "Hotline Test", "CHANNEL": self.channel_name}.get(key)
             value = self.variables.get(key, value)
             if value is None:
                 return b"200 result=1 ()\n" if name == "GET FULL VARIABLE" else b"200 result=0\n"
-            return b"200 result=1 (" + value.encode("utf-8", "surrogateescape") + b")\n"
+            raw = value.encode("utf-8", "surrogateescape")
+            if name == "GET VARIABLE":
+                raw = raw[:1023]  # res_agi's GET VARIABLE buffer is 1024 bytes (recorded: 5000 set, 1023 back)
+            return b"200 result=1 (" + raw + b")\n"
         if name == "SET VARIABLE":
             self.variables[args[0]] = args[1]
+            return b"200 result=1\n"
+        if name.startswith("DATABASE"):
+            key = (args[0], args[1])
+            if name == "DATABASE PUT":
+                self.database[key] = args[2]
+            elif name == "DATABASE GET":
+                value = self.database.get(key)
+                return b"200 result=0\n" if value is None else f"200 result=1 ({value})\n".encode()
+            else:
+                self.database.pop(key, None)
             return b"200 result=1\n"
         if name == "EXEC":
             return b"200 result=-2\n" if args[0] == "NoSuchApplication" else b"200 result=0\n"

@@ -10,17 +10,27 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import yaml
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import api.app
 from api import routing
 from api.pages.session import CSRF_HEADER, SESSION_COOKIE
+from flows.intake import intake
+from flows.models import Ticket
+from flows.queries import ticket_detail
+from hotline.models import Call
 from hotline.settings import Settings
+from hotline.tokens import Role
+from tests.flows.helpers import catalog, intent_event, setup_demo
 from tests.router.conftest import demo_config, write_conf
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,4 +89,23 @@ async def browser_login(client: TestClient, token: str) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', await routing_page.text()).group(1)
 
 
-__all__ = ["CSRF_HEADER", "browser_login", "tenant_conf"]
+async def open_ticket(sessions: async_sessionmaker[AsyncSession], tenant: str) -> dict[str, Any]:
+    """The demo fee-reduction flow with one ticket waiting for its supervisor, and the call that opened it."""
+    await setup_demo(sessions, tenant)
+    now = datetime.now(UTC)
+    event = intent_event(tenant, "call-77", "13800138000", 500, started_at=now.timestamp() - 60)
+    async with sessions.begin() as session:
+        await intake(session, tenant, [event], catalog=await catalog(sessions, tenant), now=now)
+        session.add(Call(tenant=tenant, call_id="call-77", caller="13800138000", menu="main",
+                         started_at=now - timedelta(seconds=60), ended_at=now - timedelta(seconds=18), outcome="routed",
+                         outcome_node="reduction-queue", trajectory=[
+                             [0, "enter", "main", "welcome", "play"], [4000, "enter", "main", "main", "menu"],
+                             [6000, "keys", "main", "main", "2"], [6100, "enter", "main", "amount", "collect"],
+                             [12000, "keys", "main", "amount", "500#"],
+                             [12100, "set", "main", "reduction", "fee_reduction", {"amount": 500}]]))
+    async with sessions() as session:
+        ticket_id = (await session.execute(select(Ticket.id).where(Ticket.tenant == tenant))).scalar_one()
+        return await ticket_detail(session, tenant, Role.ADMIN, ticket_id, now)
+
+
+__all__ = ["CSRF_HEADER", "browser_login", "open_ticket", "tenant_conf"]

@@ -20,25 +20,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flows.intake import intake
-from flows.queries import ticket_detail
+from api.stats.consumer import StatsRecorder
+from api.stats.offers import TrunkMatcher
 from hotline.db import create_engine, session_factory, upgrade
+from hotline.keys import pbx_events_stream
 from hotline.models import Call
+from hotline.pbx_events import PbxEvent, PbxEventKind
+from hotline.serve import parts
+from hotline.streams import Entry
 from hotline.tokens import Role, create_token
 from router.aio import AsyncRouter
 from router.check import load_routing_config
-from tests.flows.helpers import catalog, intent_event, setup_demo
+from tests.flows.helpers import setup_demo
 from tests.hotline.test_serve import env_for, wait_healthy
-from tests.web.conftest import tenant_conf
+from tests.web.conftest import open_ticket, tenant_conf
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 HOTLINE = [sys.executable, "-m", "hotline"]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about pages; the SQL behind them is tested on every backend elsewhere."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
 
 
 @pytest.fixture
@@ -127,6 +138,7 @@ async def test_on_a_real_serve_the_routing_board_follows_a_call(page: Page, serv
     try:
         await page.goto(served["base"] + "/routing")
         assert "/login" in page.url
+        await shot(page, "login")
         await log_in(page, served["base"], served["token"], path=page.url.removeprefix(served["base"]))
         assert page.url.endswith("/routing")
         primary = page.locator("#targets tr[data-target=primary]")
@@ -142,6 +154,13 @@ async def test_on_a_real_serve_the_routing_board_follows_a_call(page: Page, serv
         await shot(page, "routing-board-call-in-progress")
         await router.release(tenant, "call-1")
         await expect(primary.locator(".in-use")).to_have_text("0", timeout=2000)
+        if any(part.__module__ == "api.stats.consumer" for part in parts()):  # once serve runs the stats part
+            client = aioredis.Redis.from_url(redis_url)
+            join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
+                            queue="billing")
+            await client.xadd(pbx_events_stream(tenant), join.to_fields())
+            await client.aclose()
+            await expect(page.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1")
 
         await page.goto(served["base"] + "/ivr")
         await expect(page.locator("#ivr-graph svg g.node")).to_have_count(8)
@@ -155,12 +174,12 @@ async def test_on_a_real_serve_the_routing_board_follows_a_call(page: Page, serv
 # -- the in-process API server ----------------------------------------------------------------------------
 
 
-def base_of(api: Any) -> str:  # noqa: ANN401 - the ApiHarness
+def base_of(api: Any) -> str:
     return str(api.client.make_url("")).rstrip("/")
 
 
-async def test_an_admin_changes_a_threshold_on_the_board(page: Page, api: Any, tenant: str, redis_url: str,
-                                                         web_conf: Path) -> None:  # noqa: ANN401
+async def test_an_admin_changes_a_threshold_on_the_board_and_sees_live_figures(
+        page: Page, api: Any, tenant: str, redis_url: str, web_conf: Path, engine: Any, async_redis: Any) -> None:
     token = await new_token(api.sessions, tenant, Role.ADMIN, "ada")
     await log_in(page, base_of(api), token, "/routing")
     row = page.locator("#targets tr[data-target=primary]")
@@ -171,6 +190,10 @@ async def test_an_admin_changes_a_threshold_on_the_board(page: Page, api: Any, t
     await expect(page.locator("#flash")).to_contain_text("primary: saved")
     await expect(row.locator(".capacity")).to_have_text("5", timeout=1500)
     await expect(row.locator(".state")).to_have_text("drain (live)")
+    join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
+                    queue="billing")
+    await StatsRecorder(engine, async_redis, tenant, TrunkMatcher({})).handle([Entry("1-0", join.to_fields())])
+    await expect(page.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1", timeout=1500)
     await shot(page, "routing-board-threshold-changed")
     router = AsyncRouter.from_url(redis_url, load_routing_config(web_conf), node="check")
     try:
@@ -180,29 +203,7 @@ async def test_an_admin_changes_a_threshold_on_the_board(page: Page, api: Any, t
     assert (status["primary"].capacity, str(status["primary"].state)) == (5, "drain")
 
 
-async def open_ticket(sessions: async_sessionmaker[AsyncSession], tenant: str) -> dict[str, Any]:
-    """The demo fee-reduction flow with one ticket waiting for its supervisor, and the call that opened it."""
-    await setup_demo(sessions, tenant)
-    now = datetime.now(UTC)
-    event = intent_event(tenant, "call-77", "13800138000", 500, started_at=now.timestamp() - 60)
-    async with sessions.begin() as session:
-        await intake(session, tenant, [event], catalog=await catalog(sessions, tenant), now=now)
-        session.add(Call(tenant=tenant, call_id="call-77", caller="13800138000", menu="main",
-                         started_at=now - timedelta(seconds=60), ended_at=now - timedelta(seconds=18), outcome="routed",
-                         outcome_node="reduction-queue", trajectory=[
-                             [0, "enter", "main", "welcome", "play"], [4000, "enter", "main", "main", "menu"],
-                             [6000, "keys", "main", "main", "2"], [6100, "enter", "main", "amount", "collect"],
-                             [12000, "keys", "main", "amount", "500#"],
-                             [12100, "set", "main", "reduction", "fee_reduction", {"amount": 500}]]))
-    async with sessions() as session:
-        from flows.models import Ticket
-        from sqlalchemy import select
-
-        ticket_id = (await session.execute(select(Ticket.id).where(Ticket.tenant == tenant))).scalar_one()
-        return await ticket_detail(session, tenant, Role.ADMIN, ticket_id, now)
-
-
-async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page: Page, api: Any, tenant: str) -> None:  # noqa: ANN401
+async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page: Page, api: Any, tenant: str) -> None:
     ticket = await open_ticket(api.sessions, tenant)
     [task] = [t for t in ticket["tasks"] if t["state"] == "pending"]
     token = await new_token(api.sessions, tenant, Role.AGENT, task["assignee"])
@@ -234,7 +235,7 @@ async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page:
 BROKEN_LINE = "  - {from: create, to: supervisor}"
 
 
-async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, api: Any, tenant: str) -> None:  # noqa: ANN401
+async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, api: Any, tenant: str) -> None:
     await setup_demo(api.sessions, tenant)
     token = await new_token(api.sessions, tenant, Role.DESIGNER, "dee")
     await log_in(page, base_of(api), token, "/config")
@@ -262,6 +263,6 @@ async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, api: A
     assert status == 200 and body["version"] == 1, "the broken flow must not have been deployed"
 
 
-async def api_get(api: Any, tenant: str, path: str) -> tuple[int, Any]:  # noqa: ANN401
+async def api_get(api: Any, tenant: str, path: str) -> tuple[int, Any]:
     resp = await api.client.get(path, headers=await api.headers(tenant, Role.VIEWER))
     return resp.status, await resp.json()

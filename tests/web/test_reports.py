@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,17 +14,18 @@ from api.stats.consumer import StatsRecorder
 from api.stats.intervals import roll_up
 from hotline.models import AdminAudit, Call
 from hotline.tokens import Role
+from tests.web.conftest import browser_login
 from tests.web.test_stats import MATCHER, T0, entries, script
 
 PERIOD = {"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T11:00:00Z"}
 
 
-async def seed_intervals(engine, async_redis, tenant: str) -> None:  # noqa: ANN001
+async def seed_intervals(engine, async_redis, tenant: str) -> None:
     await StatsRecorder(engine, async_redis, tenant, MATCHER).handle(entries(script(tenant)))
     await roll_up(engine, tenant, [int(T0), int(T0) + 900])
 
 
-async def test_interval_rows_come_as_json_and_as_csv(api, engine, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_interval_rows_come_as_json_and_as_csv(api, engine, async_redis, tenant) -> None:
     await seed_intervals(engine, async_redis, tenant)
     headers = await api.headers(tenant, Role.VIEWER)
     resp = await api.client.get("/api/v1/reports/intervals", params={**PERIOD, "by": "queue"}, headers=headers)
@@ -44,7 +46,7 @@ async def test_interval_rows_come_as_json_and_as_csv(api, engine, async_redis, t
     assert (await by_param.text()).splitlines()[1].startswith("2026-11-28T10:00:00+00:00,2026-11-28T10:15:00+00:00,trunk,primary,1,1,0,0,4.0,4.0,1,1.0")
 
 
-async def test_reports_stay_in_their_tenant_and_refuse_bad_parameters(api, engine, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_reports_stay_in_their_tenant_and_refuse_bad_parameters(api, engine, async_redis, tenant) -> None:
     await seed_intervals(engine, async_redis, tenant)
     other = await api.client.get("/api/v1/reports/intervals", params=PERIOD, headers=await api.headers("elsewhere"))
     assert (await other.json())["rows"] == []
@@ -67,7 +69,7 @@ def steps(*nodes: str, abandon: str | None = None, menu: str = "main") -> list[l
     return rows
 
 
-async def test_the_ivr_map_counts_callers_and_hang_ups_per_node(api, sessions, tenant) -> None:  # noqa: ANN001
+async def test_the_ivr_map_counts_callers_and_hang_ups_per_node(api, sessions, tenant) -> None:
     started = datetime.now(UTC) - timedelta(hours=1)
     calls = [("a", steps("welcome", "main", "bill", "billing"), "routed", "billing"),
              ("b", steps("welcome", "main", "amount", abandon="amount"), "abandoned", "amount"),
@@ -105,7 +107,7 @@ nodes:
 """
 
 
-async def test_a_menu_is_validated_with_lines_and_deployed_atomically(api, sessions, tenant, web_conf: Path) -> None:  # noqa: ANN001
+async def test_a_menu_is_validated_with_lines_and_deployed_atomically(api, sessions, tenant, web_conf: Path) -> None:
     designer = await api.headers(tenant, Role.DESIGNER, name="dee")
     listed = await api.client.get("/api/v1/ivr/menus", headers=designer)
     assert (await listed.json())["menus"] == [{"name": "main"}]
@@ -131,9 +133,25 @@ async def test_a_menu_is_validated_with_lines_and_deployed_atomically(api, sessi
     assert audit == [("ivr.menu.deploy", "extra"), ("ivr.menu.deploy", "main")]
 
 
-async def test_menus_are_the_tenants_own_and_only_designers_change_them(api, tenant) -> None:  # noqa: ANN001
+async def test_menus_are_the_tenants_own_and_only_designers_change_them(api, tenant) -> None:
     assert (await api.client.get("/api/v1/ivr/menus/main", headers=await api.headers("elsewhere"))).status == 404
     viewer = await api.headers(tenant, Role.VIEWER)
     assert (await api.client.put("/api/v1/ivr/menus/main", data="x: 1", headers=viewer)).status == 403
     bad_name = await api.client.put("/api/v1/ivr/menus/_prompts", data="x: 1", headers=await api.headers(tenant))
     assert bad_name.status == 400
+
+
+async def test_the_reports_page_shows_the_rows_and_links_the_csv(api, engine, async_redis, tenant) -> None:
+    await seed_intervals(engine, async_redis, tenant)
+    await browser_login(api.client, (await api.headers(tenant, Role.VIEWER))["Authorization"].removeprefix("Bearer "))
+    page = await api.client.get("/reports", params={"by": "agent", "from": "2026-11-28T10:00", "to": "2026-11-28T11:00"})
+    text = await page.text()
+    assert page.status == 200 and text.count('<td class="name">alice</td>') == 2 and '<td class="name">bob</td>' in text
+    link = re.search(r'href="(/api/v1/reports/intervals\?[^"]+)"', text).group(1).replace("&amp;", "&")
+    as_csv = await api.client.get(link)
+    assert as_csv.content_type == "text/csv" and len((await as_csv.text()).splitlines()) == 5
+
+
+async def test_a_tenant_name_that_is_not_plain_never_becomes_a_path(api) -> None:
+    resp = await api.client.get("/api/v1/ivr/menus", headers=await api.headers("../../etc"))
+    assert resp.status == 400 and "not a plain name" in (await resp.json())["error"]["message"]

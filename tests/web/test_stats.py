@@ -16,7 +16,8 @@ from api.stats.live import claim_dirty, snapshot, sweep
 from api.stats.offers import CallState, Result, Tally, TrunkMatcher
 from api.stats.tables import StatsInterval, StatsOffer
 from hotline.keys import pbx_events_stream, stats_calls
-from hotline.pbx_events import PbxEvent, PbxEventKind as K
+from hotline.pbx_events import PbxEvent
+from hotline.pbx_events import PbxEventKind as K
 from hotline.serve import Runtime
 from hotline.settings import Settings
 from hotline.streams import Entry
@@ -66,7 +67,7 @@ def entries(events: list[PbxEvent]) -> list[Entry]:
     return [Entry(f"{1000 + i}-0", e.to_fields()) for i, e in enumerate(events)]
 
 
-async def interval_rows(sessions, tenant: str) -> dict[tuple[str, str, str], dict[str, Any]]:  # noqa: ANN001
+async def interval_rows(sessions, tenant: str) -> dict[tuple[str, str, str], dict[str, Any]]:
     async with sessions() as session:
         rows = (await session.execute(select(StatsInterval).where(StatsInterval.tenant == tenant))).scalars()
         return {(r.starts_at.strftime("%H:%M"), r.dimension, r.name): {
@@ -80,7 +81,7 @@ def figures(offered: int, answered: int, abandoned: int, diverted: int, a20: int
             "answered_20s": a20, "avg_wait_s": avg, "p90_wait_s": high}
 
 
-async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, sessions, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, sessions, async_redis, tenant) -> None:
     recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
     await recorder.handle(entries(script(tenant)))
     assert await claim_dirty(async_redis, tenant, T0 + 900, grace_s=5) == []  # 10:00 is not over + grace yet
@@ -101,7 +102,7 @@ async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, s
     }
 
 
-async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midnight(engine, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midnight(engine, async_redis, tenant) -> None:
     recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
     events = script(tenant)
     await recorder.handle(entries(events[:5]))  # c1 talking, c2 answered, c3 waiting
@@ -117,7 +118,7 @@ async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midni
                                         "diverted": 0}
 
 
-async def test_a_redelivered_batch_changes_nothing(engine, sessions, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_a_redelivered_batch_changes_nothing(engine, sessions, async_redis, tenant) -> None:
     recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
     batch = entries(script(tenant))
     await recorder.handle(batch)
@@ -130,7 +131,7 @@ async def test_a_redelivered_batch_changes_nothing(engine, sessions, async_redis
     assert len(offers) == 13
 
 
-async def test_sweep_forgets_ended_calls_and_undoes_the_gauges_of_lost_ones(engine, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_sweep_forgets_ended_calls_and_undoes_the_gauges_of_lost_ones(engine, async_redis, tenant) -> None:
     recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
     await recorder.handle(entries(script(tenant)))
     assert await sweep(async_redis, tenant, T0 + 300) == 0
@@ -168,7 +169,7 @@ def test_a_repeated_join_does_not_count_twice() -> None:
 
 
 async def test_the_serve_part_reads_the_stream_and_keeps_figures(engine, async_redis, redis_url, tenant,
-                                                                 tmp_path: Path) -> None:  # noqa: ANN001
+                                                                 tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     (conf / "ivr" / tenant).mkdir(parents=True)
     runtime = Runtime(Settings(conf_dir=conf, data_dir=tmp_path, redis_url=redis_url), engine, async_redis)
@@ -181,3 +182,16 @@ async def test_the_serve_part_reads_the_stream_and_keeps_figures(engine, async_r
                 break
             await asyncio.sleep(0.05)
     assert live["queue"]["billing"]["in_use"] == 1 and live["agent"]["alice"]["answered"] == 1
+
+
+def test_a_skill_group_named_by_the_edge_follows_its_queue() -> None:
+    tally, state = Tally(), CallState()
+    skill = {"ChanVariable": ["OTHER=x", "HOTLINE_SKILL=billing-en"]}
+    tally.apply(state, ev("t", K.QUEUE_JOIN, "c", 0, queue="billing", raw=skill), "1-0")
+    assert tally.gauges[("skill", "billing-en", "waiting")] == 1
+    tally.apply(state, ev("t", K.AGENT_CONNECT, "c", 12, queue="billing", raw={"Interface": "PJSIP/6001"}), "2-0")
+    tally.apply(state, ev("t", K.HANGUP, "c", 90), "3-0")
+    assert sorted((str(f.dim), f.name, str(f.result), f.wait_ms) for f in tally.finished) == [
+        ("agent", "PJSIP/6001", "answered", 12000), ("queue", "billing", "answered", 12000),
+        ("skill", "billing-en", "answered", 12000)]
+    assert not any(tally.gauges.values())

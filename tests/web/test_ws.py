@@ -31,7 +31,7 @@ def capacity(snapshot: dict[str, Any], name: str) -> int | None:
     return next(t["capacity"] for t in snapshot["routing"]["targets"] if t["name"] == name)
 
 
-async def test_a_client_sees_a_threshold_change_within_one_second(api, tenant) -> None:  # noqa: ANN001
+async def test_a_client_sees_a_threshold_change_within_one_second(api, tenant) -> None:
     headers = await api.headers(tenant, Role.ADMIN)
     async with api.client.ws_connect("/ws/monitor", headers=headers) as ws:
         first = await next_snapshot(ws)
@@ -45,7 +45,7 @@ async def test_a_client_sees_a_threshold_change_within_one_second(api, tenant) -
         assert next(t for t in snapshot["routing"]["targets"] if t["name"] == "primary")["capacity_source"] == "live"
 
 
-async def test_figures_are_pushed_and_stay_in_their_tenant(api, engine, async_redis, tenant) -> None:  # noqa: ANN001
+async def test_figures_are_pushed_and_stay_in_their_tenant(api, engine, async_redis, tenant) -> None:
     join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
                     queue="billing")
     async with api.client.ws_connect("/ws/monitor", headers=await api.headers(tenant, Role.VIEWER)) as ws:
@@ -58,7 +58,7 @@ async def test_figures_are_pushed_and_stay_in_their_tenant(api, engine, async_re
                                                                 "targets": []}
 
 
-async def test_the_socket_needs_a_token_or_a_session(api, tenant) -> None:  # noqa: ANN001
+async def test_the_socket_needs_a_token_or_a_session(api, tenant) -> None:
     try:
         await api.client.ws_connect("/ws/monitor")
     except aiohttp.WSServerHandshakeError as exc:
@@ -111,7 +111,7 @@ async def test_a_slow_client_is_dropped_and_never_slows_the_others() -> None:
 
 
 async def test_stopping_the_server_closes_the_sockets_at_once(api_settings, engine, async_redis, tenant,
-                                                            sessions) -> None:  # noqa: ANN001
+                                                            sessions) -> None:
     from hotline.tokens import create_token
 
     async with sessions.begin() as session:
