@@ -3,23 +3,26 @@
 Strategy: the receive buffer hands out whole events only. A reader takes the
 buffer and returns an event, ``None`` ("need more bytes") or raises
 ``AgiRemoteError``; it never blocks and never loops on a readline. The
-buffer remembers how far it has already scanned, so a peer that drips one byte
+buffer remembers how far it has already searched, so a peer that drips one byte
 at a time costs linear work, and a peer that never finishes an event hits a
 size cap instead of growing memory or spinning.
 
 Two readers cover the protocol:
 
-* ``read_environment``: ``agi_<key>: <value>`` lines up to an empty line.
+* ``read_environment``: ``agi_<key>: <value>`` lines up to an empty line. The
+  usual case (the whole block in one or two reads) is one search and one regex
+  over the block; while the block is incomplete, each completed line is checked
+  as it arrives, so a stranger (HTTP, TLS) is turned away at its first line.
 * ``read_reply``: one line (``200 ...``, ``510 ...``, ``511 ...``, ``HANGUP``,
   a one-line ``520 ...``), or a multi-line 520 that starts with ``520-`` and
   ends at the first later line starting with ``520 `` (its usage text arrives
   in a separate TCP segment ~40 ms later, and its length varies by command).
+  ``200 result=<r> [(data)] [endpos=<n>]`` takes a single-regex fast path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from agi._events import AgiRemoteError, Environment, HangupNotice, Reply, UsageReply, _text
 
@@ -29,8 +32,15 @@ __all__ = ["ReceiveBuffer", "read_environment", "read_reply", "KNOWN_CODES"]
 #: 510 unknown command, 511 dead channel, 520 usage.
 KNOWN_CODES = frozenset({100, 200, 503, 510, 511, 520})
 
-_ENV_KEY = re.compile(rb"agi_[a-z0-9_]+\Z")
-_REPLY = re.compile(rb"(\d{3})(?: (.*))?\Z", re.DOTALL)
+_ENV_LINE = re.compile(rb"agi_[a-z0-9_]+:")
+_ENV_BLOCK = re.compile(rb"(?:agi_[a-z0-9_]+:[^\n]*\n)*agi_[a-z0-9_]+:[^\n]*")
+_ENV_PAIR = re.compile(r"^agi_([a-z0-9_]+): ?(.*)$", re.MULTILINE)
+_OK = re.compile(rb"200 result=([-0-9*#A-D]*)(?: \((.*)\))?(?: endpos=(-?[0-9]+))?", re.DOTALL)
+_REPLY = re.compile(rb"(\d{3})(?: (.*))?", re.DOTALL)
+
+
+def _too_big(what: str, limit: int) -> AgiRemoteError:
+    return AgiRemoteError(f"{what} exceeds {limit} bytes without ending; is the peer Asterisk?")
 
 
 class ReceiveBuffer:
@@ -38,8 +48,9 @@ class ReceiveBuffer:
 
     def __init__(self) -> None:
         self._data = bytearray()
-        self._scanned_to = 0  # start of the first line not yet looked at
-        self._lines: list[bytes] = []  # complete lines looked at, not yet part of an event
+        self._searched = 0  # no delimiter before this offset (single-line and block searches)
+        self._line_start = 0  # multi-line 520: start of the first line not yet looked at
+        self._lines: list[bytes] = []  # multi-line 520: lines looked at so far
 
     def __len__(self) -> int:
         return len(self._data)
@@ -47,84 +58,98 @@ class ReceiveBuffer:
     def __bytes__(self) -> bytes:
         return bytes(self._data)
 
+    def startswith(self, prefix: bytes) -> bool:
+        return self._data.startswith(prefix)
+
     def feed(self, data: bytes) -> None:
         self._data += data
 
-    def extract_lines(self, is_last: Callable[[bytes, bool], bool], limit: int, what: str) -> list[bytes] | None:
-        """Remove and return the lines (without ``\\n``) up to the first one where
-        ``is_last(line, is_first_line)`` holds; ``None`` if that line is not complete yet.
+    def _take(self, end: int, skip: int) -> bytes:
+        out = bytes(self._data[:end])
+        del self._data[: end + skip]
+        self._searched = self._line_start = 0
+        return out
 
-        Raises ``AgiRemoteError`` once the incomplete event exceeds ``limit`` bytes.
-        """
+    def extract_until(self, delimiter: bytes, limit: int, what: str) -> bytes | None:
+        """Remove and return the bytes before ``delimiter`` (which is dropped), or ``None``."""
+        found = self._data.find(delimiter, self._searched)
+        if found < 0:
+            if len(self._data) > limit:
+                raise _too_big(what, limit)
+            self._searched = max(0, len(self._data) - len(delimiter) + 1)
+            return None
+        return self._take(found, len(delimiter))
+
+    def complete_lines_since_last_call(self) -> list[bytes]:
+        """Lines completed since the previous call (for checking an incomplete block as it grows)."""
+        end = self._data.rfind(b"\n")
+        if end < self._line_start:
+            return []
+        lines = bytes(self._data[self._line_start : end]).split(b"\n")
+        self._line_start = end + 1
+        return lines
+
+    def extract_multiline(self, last_prefix: bytes, limit: int, what: str) -> list[bytes] | None:
+        """Remove and return the lines up to the first line (after the first) starting with ``last_prefix``."""
         while True:
-            newline = self._data.find(b"\n", self._scanned_to)
+            newline = self._data.find(b"\n", self._line_start)
             if newline < 0:
                 if len(self._data) > limit:
-                    raise AgiRemoteError(f"{what} exceeds {limit} bytes without ending; is the peer Asterisk?")
+                    raise _too_big(what, limit)
                 return None
-            line = bytes(self._data[self._scanned_to : newline])
-            self._scanned_to = newline + 1
-            if self._scanned_to > limit:
-                raise AgiRemoteError(f"{what} exceeds {limit} bytes without ending; is the peer Asterisk?")
-            first = not self._lines
+            line = bytes(self._data[self._line_start : newline])
+            self._line_start = newline + 1
+            if self._line_start > limit:
+                raise _too_big(what, limit)
             self._lines.append(line)
-            if is_last(line, first):
+            if len(self._lines) > 1 and line.startswith(last_prefix):
                 lines, self._lines = self._lines, []
-                del self._data[: self._scanned_to]
-                self._scanned_to = 0
+                self._take(newline, 1)
                 return lines
 
 
-def _env_ends(line: bytes, first: bool) -> bool:
-    """Checks each line as it arrives, so a stranger (HTTP, TLS) is turned away at once."""
-    if line == b"" and not first:
-        return True
-    key, sep, _ = line.partition(b":")
-    if not sep or not _ENV_KEY.match(key):
-        raise AgiRemoteError(f"malformed AGI environment line {line[:80]!r}; expected 'agi_<key>: <value>'")
-    return False
+def _bad_env_line(line: bytes) -> AgiRemoteError:
+    return AgiRemoteError(f"malformed AGI environment line {line[:80]!r}; expected 'agi_<key>: <value>'")
 
 
 def read_environment(buf: ReceiveBuffer, limit: int) -> Environment | None:
     """The ``agi_*`` block; ``None`` until its empty line has arrived."""
-    lines = buf.extract_lines(_env_ends, limit, "AGI environment")
-    if lines is None:
+    block = buf.extract_until(b"\n\n", limit, "AGI environment")
+    if block is None:
+        for line in buf.complete_lines_since_last_call():
+            if not _ENV_LINE.match(line):
+                raise _bad_env_line(line)
         return None
-    variables: dict[str, str] = {}
-    args: list[str] = []
-    for raw in lines[:-1]:
-        key, _, value = raw.partition(b":")
-        name = _text(key[4:])
-        text = _text(value[1:] if value.startswith(b" ") else value)
-        if name.startswith("arg_") and name[4:].isdigit():
-            args.append(text)
-        else:
-            variables[name] = text
+    if not _ENV_BLOCK.fullmatch(block):
+        raise _bad_env_line(next((ln for ln in block.split(b"\n") if not _ENV_LINE.match(ln)), block))
+    variables = dict(_ENV_PAIR.findall(_text(block)))
+    args = [variables.pop(name) for name in [n for n in variables if n.startswith("arg_") and n[4:].isdigit()]]
     return Environment(variables, tuple(args))
-
-
-def _reply_ends(line: bytes, first: bool) -> bool:
-    if first:
-        return not line.startswith(b"520-")
-    return line.startswith(b"520 ")
 
 
 def read_reply(buf: ReceiveBuffer, limit: int) -> Reply | UsageReply | HangupNotice | None:
     """One reply or ``HANGUP`` notice; ``None`` until it is complete."""
-    lines = buf.extract_lines(_reply_ends, limit, "AGI reply")
-    if lines is None:
+    if buf.startswith(b"520-"):
+        lines = buf.extract_multiline(b"520 ", limit, "AGI usage reply")
+        return None if lines is None else UsageReply(tuple(_text(line) for line in lines))
+    line = buf.extract_until(b"\n", limit, "AGI reply")
+    if line is None:
         return None
-    if len(lines) > 1 or lines[0].startswith(b"520"):
-        return UsageReply(tuple(_text(line) for line in lines))
-    line = lines[0]
     if line == b"HANGUP":
         return HangupNotice()
+    if line.startswith(b"520"):
+        return UsageReply((_text(line),))
+    ok = _OK.fullmatch(line)
+    if ok is not None:
+        result, data, endpos = ok.groups()
+        return Reply(200, result.decode("ascii"), None if data is None else _text(data),
+                     None if endpos is None else int(endpos))
     return parse_reply_line(line)
 
 
 def parse_reply_line(line: bytes) -> Reply:
     """Parse ``<code> result=<r> [(data)] [endpos=<n>] [text]`` the way res_agi writes it."""
-    match = _REPLY.match(line)
+    match = _REPLY.fullmatch(line)
     code = int(match.group(1)) if match else 0
     if code not in KNOWN_CODES:
         raise AgiRemoteError(f"not an AGI reply: {line[:80]!r}")

@@ -12,6 +12,7 @@ line of 8191 bytes or more is cut in two commands with two replies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from agi._events import AgiLocalError
@@ -20,13 +21,13 @@ __all__ = ["Command", "MAX_LINE_BYTES", "encode_line", "quote_arg"]
 
 #: Longest command line we send, ``\n`` included ("lines must stay under 8191 bytes").
 MAX_LINE_BYTES = 8190
-_NEEDS_QUOTES = frozenset(' \t"\\')
-_FORBIDDEN = (b"\x00", b"\r", b"\n")
+_PLAIN = re.compile(r'[^\s"\\]+\Z')
+_FORBIDDEN = re.compile(rb"[\x00\r\n]")
 
 
 def quote_arg(arg: str) -> str:
     """One argument as res_agi's ``parse_args`` will read it back."""
-    if arg and not _NEEDS_QUOTES.intersection(arg):
+    if _PLAIN.match(arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -39,7 +40,9 @@ class Command:
     args: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return " ".join([self.name, *(quote_arg(a) for a in self.args)])
+        if not self.args:
+            return self.name
+        return self.name + " " + " ".join([quote_arg(a) for a in self.args])
 
 
 def encode_line(command: Command | str | bytes) -> bytes:
@@ -49,17 +52,14 @@ def encode_line(command: Command | str | bytes) -> bytes:
     Raises ``AgiLocalError`` for an empty line, a NUL/CR/LF inside it, or a line
     that would not fit Asterisk's buffer.
     """
-    if isinstance(command, bytes):
-        line = command
-    else:
-        line = str(command).encode("utf-8", "surrogateescape")
-    for bad in _FORBIDDEN:
-        if bad in line:
-            raise AgiLocalError(f"AGI command contains {bad!r}, which res_agi mishandles: {line[:60]!r}")
-    if not line.strip():
-        raise AgiLocalError("empty AGI command (res_agi answers 510)")
+    line = command if isinstance(command, bytes) else str(command).encode("utf-8", "surrogateescape")
+    bad = _FORBIDDEN.search(line)
+    if bad is not None:
+        raise AgiLocalError(f"AGI command contains {bad.group()!r}, which res_agi mishandles: {line[:60]!r}")
     if len(line) + 1 > MAX_LINE_BYTES:
         raise AgiLocalError(
             f"AGI command is {len(line) + 1} bytes; res_agi splits lines over {MAX_LINE_BYTES} bytes into two commands"
         )
+    if not line.strip():
+        raise AgiLocalError("empty AGI command (res_agi answers 510)")
     return line + b"\n"

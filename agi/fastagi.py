@@ -62,10 +62,59 @@ class FastAgiServer:
             writer.close()
 
 
+class _Deadline:
+    """One lazily re-armed timer per session instead of one per command.
+
+    ``arm`` only moves ``at`` (and reschedules when it moved earlier); the timer
+    re-arms itself when it fires early, and cancels the session task once ``at``
+    has passed. Between waits ``at`` is the session's own limit.
+    """
+
+    def __init__(self, limit_s: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.limit = self.loop.time() + limit_s
+        self.at = self.limit
+        self.expired = False
+        self.handle: asyncio.TimerHandle | None = None
+
+    def arm(self, seconds: float) -> None:
+        self.at, self.expired = min(self.loop.time() + seconds, self.limit), False
+        if self.handle is None or self.handle.when() > self.at:
+            if self.handle is not None:
+                self.handle.cancel()
+            self.handle = self.loop.call_at(self.at, self._fire)
+
+    def _fire(self) -> None:
+        if self.loop.time() >= self.at:
+            self.handle, self.expired = None, True
+            self.task.cancel()  # type: ignore[union-attr]
+        else:
+            self.handle = self.loop.call_at(self.at, self._fire)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+
 class _Session:
     def __init__(self, server: FastAgiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server, self.reader, self.writer, self.t = server, reader, writer, server.timeouts
         self.conn = AgiConnection()
+        self.deadline = _Deadline(self.t.session_s)
+
+    async def _wait(self, seconds: float, awaitable: Any) -> Any:
+        """Await with a deadline; raises ``TimeoutError`` when it passes."""
+        self.deadline.arm(seconds)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if not self.deadline.expired:
+                raise  # the server is shutting down
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            raise TimeoutError(f"nothing within {seconds:.1f}s") from None
+        finally:
+            self.deadline.at = self.deadline.limit
 
     async def _event(self) -> Any:
         """The next event that is not a HANGUP notice (those only move ``conn.hung_up``)."""
@@ -78,22 +127,22 @@ class _Session:
 
     async def _exchange(self, command: Command) -> Any:
         self.writer.write(self.conn.send(command))
-        async with asyncio.timeout(self.t.for_command(command)):
-            await self.writer.drain()
-            return await self._event()
+        if self.writer.transport.get_write_buffer_size() > 65536:
+            await self._wait(self.t.command_s, self.writer.drain())
+        return await self._wait(self.t.for_command(command), self._event())
 
     async def run(self) -> None:
         try:
-            async with asyncio.timeout(self.t.header_s):
-                env = await self._event()
+            env = await self._wait(self.t.header_s, self._event())
+            if not isinstance(env, Environment):
+                return  # connected and closed: a port check
+            path = env.script_path.split("/")
+            with bind_call(path[0] or "?", env.uniqueid):
+                await self._script(env)
         except (AgiError, TimeoutError, OSError) as exc:
             log.warning("FastAGI session dropped before its environment", peer=self._peer(), error=repr(exc))
-            return
-        if not isinstance(env, Environment):
-            return  # connected and closed: a port check
-        path = env.script_path.split("/")
-        with bind_call(path[0] or "?", env.uniqueid):
-            await self._script(env)
+        finally:
+            self.deadline.close()
 
     async def _script(self, env: Environment) -> None:
         error = None
@@ -101,8 +150,7 @@ class _Session:
             path = parse_script_path(env.script_path, self.server.scripts)
             call = CallContext(env, path.tenant, path.name, path.arg, env.query, self.conn, self.server.clock,
                                self.server.menus)
-            async with asyncio.timeout(self.t.session_s):
-                await self._drive(self.server.scripts[path.name](call))
+            await self._drive(self.server.scripts[path.name](call))
         except AgiError as exc:
             if exc.hint == "hangup":
                 log.info("AGI session ended by hang-up", detail=str(exc))
@@ -132,7 +180,7 @@ class _Session:
                 reply = await self._exchange(op)
             else:
                 try:
-                    reply = await asyncio.wait_for(self.server.effects.run(op), self.t.effect_s)
+                    reply = await self._wait(self.t.effect_s, self.server.effects.run(op))
                 except Exception as exc:
                     reply = EffectFailed(exc)
 

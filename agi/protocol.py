@@ -22,6 +22,7 @@ What the recorded res_agi does, and how it maps here:
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 from agi._events import (
     AgiError,
@@ -114,15 +115,17 @@ def describe_transitions() -> str:
     return "\n".join(f"{s:<{width}} --{t}--> {n}" for (s, t), n in TRANSITIONS.items())
 
 
+_CODE_TRIGGERS = {100: Trigger.PROVISIONAL, 511: Trigger.DEAD_CHANNEL}
+
+
 def _trigger(event: Event) -> Trigger:
-    if isinstance(event, Environment):
-        return Trigger.ENVIRONMENT
-    if isinstance(event, HangupNotice):
+    kind = type(event)
+    if kind is Reply:
+        return _CODE_TRIGGERS.get(event.code, Trigger.REPLY)  # type: ignore[union-attr]
+    if kind is HangupNotice:
         return Trigger.HANGUP_NOTICE
-    if isinstance(event, Reply) and event.code == 100:
-        return Trigger.PROVISIONAL
-    if isinstance(event, Reply) and event.code == 511:
-        return Trigger.DEAD_CHANNEL
+    if kind is Environment:
+        return Trigger.ENVIRONMENT
     return Trigger.REPLY
 
 
@@ -151,14 +154,14 @@ class AgiConnection:
         """True once Asterisk said the channel is gone (HANGUP, 511) or closed the socket."""
         return self.state in _HUNG_UP_STATES
 
-    def _move(self, trigger: Trigger, error: type[AgiError], detail: str) -> None:
+    def _move(self, trigger: Trigger, error: type[AgiError], detail: Callable[[], str]) -> None:
         new = TRANSITIONS.get((self.state, trigger))
         if new is None:
             was = self.state
             if was is State.CLOSED:  # terminal already; nothing more to break
-                raise error(f"{detail}: the AGI socket is closed", hint="hangup")
+                raise error(f"{detail()}: the AGI socket is closed", hint="hangup")
             self.state = State.ERROR
-            raise error(f"{detail} (AGI state {was})", hint="fail")
+            raise error(f"{detail()} (AGI state {was})", hint="fail")
         self.state = new
 
     def receive_data(self, data: bytes) -> None:
@@ -192,13 +195,12 @@ class AgiConnection:
             raise
         if event is None:
             return self._no_event()
-        before = self.state
-        self._move(_trigger(event), AgiRemoteError, f"unexpected {_describe(event)}")
-        if isinstance(event, Environment):
-            self.environment = event
-        elif before in (State.AWAITING_REPLY, State.HUNG_UP_AWAITING_REPLY) and isinstance(event, (Reply, UsageReply)):
-            if not (isinstance(event, Reply) and event.code == 100):
-                self.pending = None
+        trigger = _trigger(event)
+        self._move(trigger, AgiRemoteError, lambda: f"unexpected {_describe(event)}")
+        if trigger is Trigger.ENVIRONMENT:
+            self.environment = event  # type: ignore[assignment]
+        elif trigger is Trigger.REPLY or trigger is Trigger.DEAD_CHANNEL:
+            self.pending = None
         return event
 
     def _no_event(self) -> ConnectionClosed | NeedData:
@@ -211,7 +213,7 @@ class AgiConnection:
         if self.state is State.AWAITING_REPLY:
             self.state = State.ERROR
             raise AgiRemoteError(f"Asterisk closed the AGI socket before replying to {self.pending}", hint="hangup")
-        self._move(Trigger.EOF, AgiRemoteError, "EOF")
+        self._move(Trigger.EOF, AgiRemoteError, lambda: "EOF")
         self.pending = None
         return ConnectionClosed()
 
@@ -223,7 +225,7 @@ class AgiConnection:
         mangle (NUL, CR, LF, 8191+ bytes, empty).
         """
         data = encode_line(command)
-        self._move(Trigger.SEND, AgiLocalError, f"cannot send {str(command)[:60]!r} now")
+        self._move(Trigger.SEND, AgiLocalError, lambda: f"cannot send {str(command)[:60]!r} now")
         self.pending = command
         return data
 

@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import alerts, audit, calls, flows, health, pages, people, tickets, ws
+from api import alerts, audit, calls, flows, health, pages, people, routing, tickets, ws
 from api.appkeys import ENGINE, REDIS, SESSIONS, SETTINGS
 from api.auth import auth_middleware
 from api.errors import error_middleware
@@ -16,7 +16,8 @@ from hotline.db import session_factory
 from hotline.settings import Settings
 
 #: Route tables, in the order they are added; grep here to find every endpoint.
-ROUTE_TABLES = [health.routes, calls.routes, audit.routes, tickets.routes, flows.routes, people.routes, alerts.routes]
+ROUTE_TABLES = [health.routes, calls.routes, audit.routes, routing.routes, tickets.routes, flows.routes, people.routes,
+                alerts.routes]
 ROUTE_TABLES += [reports.routes, ws.routes, pages.routes]  # web: reports, /ws/monitor, pages
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -39,13 +40,19 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from esl.inbound import InboundClient  # noqa: E402
-from hotline import keys  # noqa: E402
-from router.aio import AsyncRouter  # noqa: E402
-from router.check import load_routing_config  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.esl.conftest import EslProcess, write_conf  # noqa: E402
-from tests.sim.freeswitch import Caller, SimCall, SimSwitch  # noqa: E402
+from esl.inbound import InboundClient
+from hotline import keys
+from router.aio import AsyncRouter
+from router.check import load_routing_config
+from tests.conftest import free_port
+from tests.esl.conftest import EslProcess, write_conf
+from tests.sim.freeswitch import Caller, SimCall, SimSwitch
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cleanup(url: str, tenants: list[str]) -> None:
@@ -84,11 +91,14 @@ def outbound(url: str, count: int, levels: list[int]) -> list[str]:
         process = EslProcess(conf, url, free_port()).start()  # INFO logs, as in production
         try:
             asyncio.run(_calls(process.port, tenants[0], 20, 5))  # warm-up: imports, Lua script cache
-            for tenant, level in zip(tenants, levels):
+            for tenant, level in zip(tenants, levels, strict=True):
+                cpu = _cpu_seconds(process.proc.pid)
                 wall, durations, failures = asyncio.run(_calls(process.port, tenant, count, level))
+                used_ms = (_cpu_seconds(process.proc.pid) - cpu) * 1000 / count
                 q = statistics.quantiles(durations, n=100)
                 rows.append(f"| outbound, {level} concurrent | {count / wall:,.0f} calls/s | "
-                            f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms per call | {failures} failed |")
+                            f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms per call; "
+                            f"`hotline esl` CPU {used_ms:.1f} ms/call | {failures} failed |")
         finally:
             process.stop()
             _cleanup(url, tenants)
@@ -103,7 +113,7 @@ async def _inbound(url: str, count: int) -> str:
     switch = SimSwitch(free_port())
     await switch.start()
     client = InboundClient("127.0.0.1", switch.port, switch.password, client_redis, tenant=tenant, pbx="bench",
-                           release=router.release)
+                           release=router.release, queue_size=count)  # no drops: measure the whole chain
     await client.start()
     try:
         await asyncio.wait_for(client.connected.wait(), 5)

@@ -27,7 +27,14 @@ from urllib.parse import unquote
 from xml.etree import ElementTree
 
 from esl._events import (
-    ApiResponse, AuthRequest, DisconnectNotice, EslRemoteError, Event, FrameEvent, LogData, RudeRejection,
+    ApiResponse,
+    AuthRequest,
+    DisconnectNotice,
+    EslRemoteError,
+    Event,
+    FrameEvent,
+    LogData,
+    RudeRejection,
     UnparsedFrame,
 )
 
@@ -144,7 +151,7 @@ def _plain_event(body: bytes) -> Event:
 def _json_event(body: bytes) -> Event:
     obj = json.loads(body)
     if not isinstance(obj, dict):
-        raise ValueError("event-json body is not a JSON object")
+        raise ValueError("event-json body is not a JSON object")  # noqa: TRY004 - caught as a bad body
     text = obj.pop("_body", "")
     headers = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in obj.items()}
     return Event(headers.get("Event-Name", ""), headers, text if isinstance(text, str) else json.dumps(text), "json")

@@ -33,8 +33,22 @@ from collections.abc import Callable
 
 from esl.channel import Channel
 from ivr.commands import (
-    Answer, Collect, Command, Digits, Done, GetVariable, Hangup, Play, Prompt, Result, Route, RouteDecision,
-    SetVariable, Timeout, Transfer, Variable,
+    Answer,
+    Collect,
+    Command,
+    Digits,
+    Done,
+    GetVariable,
+    Hangup,
+    Play,
+    Prompt,
+    Result,
+    Route,
+    RouteDecision,
+    SetVariable,
+    Timeout,
+    Transfer,
+    Variable,
 )
 
 __all__ = ["ANY_KEY", "SILENCE", "Apps", "sound_file"]

@@ -20,7 +20,6 @@ including ``UnparsedFrame``), ``CommandFailed`` (a ``-ERR`` reply).
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,8 +27,18 @@ from typing import Any
 
 from esl import commands
 from esl.framing import (
-    NEED_DATA, ApiResponse, ChannelData, CommandReply, ConnectionClosed, DisconnectNotice, EslConnection, EslError,
-    EslRemoteError, Event, Role, UnparsedFrame,
+    NEED_DATA,
+    ApiResponse,
+    ChannelData,
+    CommandReply,
+    ConnectionClosed,
+    DisconnectNotice,
+    EslConnection,
+    EslError,
+    EslRemoteError,
+    Event,
+    Role,
+    UnparsedFrame,
 )
 from esl.framing import Command as EslCommand
 from hotline.logs import get_logger
@@ -97,7 +106,7 @@ class Channel:
             self.sock.settimeout(remaining)
             try:
                 data = self.sock.recv(READ_SIZE)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError as exc:
                 self.gone = self.gone or f"socket error: {exc}"

@@ -32,16 +32,49 @@ import enum
 from collections import deque
 
 from esl._events import (
-    NEED_DATA, ApiResponse, AuthRequest, ChannelData, CommandReply, ConnectionClosed, DisconnectNotice,
-    EslError, EslLocalError, EslRemoteError, Event, FrameEvent, LogData, NeedData, RudeRejection, UnparsedFrame,
+    NEED_DATA,
+    ApiResponse,
+    AuthRequest,
+    ChannelData,
+    CommandReply,
+    ConnectionClosed,
+    DisconnectNotice,
+    EslError,
+    EslLocalError,
+    EslRemoteError,
+    Event,
+    FrameEvent,
+    LogData,
+    NeedData,
+    RudeRejection,
+    UnparsedFrame,
 )
 from esl._readers import Frame, ReceiveBuffer, decoded, parse_body, read_frame
 from esl.commands import Command
 
 __all__ = [
-    "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "NEED_DATA", "TRANSITIONS", "ApiResponse", "AuthRequest", "ChannelData",
-    "Command", "CommandReply", "ConnectionClosed", "DisconnectNotice", "EslConnection", "EslLocalError",
-    "EslError", "EslRemoteError", "Event", "LogData", "Role", "RudeRejection", "State", "Trigger", "UnparsedFrame",
+    "MAX_BODY_BYTES",
+    "MAX_HEADER_BYTES",
+    "NEED_DATA",
+    "TRANSITIONS",
+    "ApiResponse",
+    "AuthRequest",
+    "ChannelData",
+    "Command",
+    "CommandReply",
+    "ConnectionClosed",
+    "DisconnectNotice",
+    "EslConnection",
+    "EslError",
+    "EslLocalError",
+    "EslRemoteError",
+    "Event",
+    "LogData",
+    "Role",
+    "RudeRejection",
+    "State",
+    "Trigger",
+    "UnparsedFrame",
     "describe_transitions",
 ]
 

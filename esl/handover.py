@@ -28,7 +28,7 @@ releases it otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from esl.channel import Channel
@@ -55,7 +55,7 @@ class Routed:
     decision: Decision | None = None
     queue: str = ""
     deferred: Transfer | Hangup | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    keep_lease: bool = False
 
 
 def fs_dial(routing: TenantRouting, decision: Decision, queue: str) -> str | None:

@@ -40,8 +40,18 @@ from redis.exceptions import RedisError
 from esl import commands
 from esl.events import normalize
 from esl.framing import (
-    NEED_DATA, ApiResponse, AuthRequest, CommandReply, ConnectionClosed, DisconnectNotice, EslConnection, EslError,
-    Event, Role, RudeRejection, UnparsedFrame,
+    NEED_DATA,
+    ApiResponse,
+    AuthRequest,
+    CommandReply,
+    ConnectionClosed,
+    DisconnectNotice,
+    EslConnection,
+    EslError,
+    Event,
+    Role,
+    RudeRejection,
+    UnparsedFrame,
 )
 from hotline.keys import pbx_events_stream
 from hotline.logs import get_logger

@@ -54,7 +54,7 @@ def serve_call(sock: Any, edge: Any) -> None:
         except (IvrError, RouterError) as exc:
             log.error("call handed back to the dialplan", error=str(exc))
         finally:
-            if routed.decision is not None and not routed.extra.get("keep"):
+            if routed.decision is not None and not routed.keep_lease:
                 edge.router.release(tenant, ch.uuid)
             ch.close()
 
@@ -83,8 +83,7 @@ def _drive(ch: Channel, edge: Any, tenant: str, menu: str, routed: Routed) -> No
         record = stop.value
     caller = ch.data.headers.get("Caller-Caller-ID-Number", "") if ch.data else ""
     intent = _hand_off(edge, CallEnd(record, ch.uuid, caller, started_at, time.time()))
-    if leave(ch, edge, tenant, record, intent, routed):
-        routed.extra["keep"] = "1"
+    routed.keep_lease = leave(ch, edge, tenant, record, intent, routed)
 
 
 def _hand_off(edge: Any, end: CallEnd) -> str | None:

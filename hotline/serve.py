@@ -129,11 +129,12 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 def parts() -> list[Part]:
     """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
     from alerts.workers import alert_workers
+    from api.stats.consumer import stats
     from flows.recipients import recipients_for
     from flows.worker import flow_worker
     from hotline.call_log import call_log
 
-    return [call_log, flow_worker, partial(alert_workers, resolver=recipients_for)]
+    return [call_log, flow_worker, partial(alert_workers, resolver=recipients_for), stats]
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:

@@ -13,9 +13,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local calls, targets, call_id = KEYS[1], KEYS[2], ARGV[1]
 local ttl, n_trunks, n = tonumber(ARGV[4]), tonumber(ARGV[5]), #KEYS - 2
+local cut = #string.match(KEYS[3], '^(.*:)')  -- every lease key is "<prefix>:<target>"
 local names = {}
 local function name(i)
-  names[i] = names[i] or string.match(KEYS[2 + i], '[^:]+$')
+  names[i] = names[i] or string.sub(KEYS[2 + i], cut + 1)
   return names[i]
 end
 

@@ -29,14 +29,33 @@ ROOT = Path(__file__).resolve().parents[2]
 TENANTS_PER_SERVER = 30
 
 
+EDGES_MENU = """\
+# The IVR's own ways out (no router): hang up, transfer to an extension, transfer to a dial string.
+language: en
+start: ask
+prompts:
+  pick: {en: {sound: hotline/pick, text: "1 to leave, 2 for the desk, 3 for the operator."}}
+  bye: {en: {sound: hotline/goodbye, text: "Goodbye."}}
+nodes:
+  ask: {type: menu, prompts: [pick], keys: {1: bye, 2: desk, 3: operator, 4: bot}, max_failures: 1,
+        on_failure: bye}
+  bot: {type: bot, intents: {operator: operator}, default: bye}
+  bye: {type: hangup, prompts: [bye]}
+  desk: {type: transfer, destination: "1000"}
+  operator: {type: transfer, destination: "sofia/gateway/operator/5550100"}
+"""
+
+
 def write_conf(root: Path, tenants: list[str]) -> Path:
-    """The shipped conf with the demo tenant's menus and routing copied under each name in ``tenants``."""
+    """The shipped conf with the demo tenant's menus and routing copied under each name in ``tenants``,
+    plus a menu ``edges`` (EDGES_MENU) for each."""
     src = ROOT / "conf"
     root.mkdir(parents=True, exist_ok=True)
     for name in ("hotline.yaml", "intents.yaml"):
         shutil.copy(src / name, root / name)
     for tenant in tenants:
         shutil.copytree(src / "ivr" / "demo", root / "ivr" / tenant)
+        (root / "ivr" / tenant / "edges.yaml").write_text(EDGES_MENU)
     routing = yaml.safe_load((src / "routing.yaml").read_text())
     demo = routing["tenants"]["demo"]
     routing["tenants"] = {tenant: demo for tenant in tenants}

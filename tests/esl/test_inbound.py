@@ -131,8 +131,8 @@ async def test_originate_returns_the_job_result(switch, async_redis, tenant):
         await client.close()
     assert (ok.ok, ok.call_uuid, busy.ok, busy.cause) == (True, "4a9b-1", False, "USER_BUSY")
     assert [c for c in switch.commands if c.startswith("bgapi")] == [
-        "bgapi originate {origination_caller_id_number=4000}sofia/gateway/carrier/13800138000 "
-        "&playback(hotline/alert.wav)", "bgapi originate loopback/busy/default &park()"]
+        ("bgapi originate {origination_caller_id_number=4000}sofia/gateway/carrier/13800138000 "
+         "&playback(hotline/alert.wav)"), "bgapi originate loopback/busy/default &park()"]
     assert [(e.kind, e.cause) for e in events] == [(PbxEventKind.ORIGINATE_RESULT, "OK"),
                                                    (PbxEventKind.ORIGINATE_RESULT, "USER_BUSY")]
 

@@ -207,7 +207,7 @@ def test_bad_input_ends_that_session_only(esl_server, esl_tenant, sync_redis, ki
     record = esl_server.process.wait_for_log(call_id=sim.uuid, event="session ended: bad input or silence from "
                                                                        "FreeSWITCH")
     assert record["level"] == "warning" and record["tenant"] == esl_tenant
-    assert not intent_events(sync_redis, esl_tenant)
+    assert not intent_events(sync_redis, esl_tenant) and not result.bridged and result.closed_by
 
     _, good = call(esl_server, esl_tenant)  # the server keeps serving
     assert good.bridged == ["sofia/gateway/primary/4002"]
@@ -226,3 +226,37 @@ def test_peer_that_never_sends_channel_data_is_dropped(esl_server, first, low, h
         waited = time.monotonic() - started
     assert rest == b"" and low < waited < high
     esl_server.process.wait_for_log(event="session ended before the channel data arrived")
+
+
+@pytest.mark.parametrize("key, action, target", [
+    ("1", "hangup", ""),
+    ("2", "transfer", "1000 XML default"),
+    ("3", "bridge", "sofia/gateway/operator/5550100"),
+])
+def test_the_ivrs_own_exits(esl_server, esl_tenant, sync_redis, key, action, target):
+    sim = SimCall(variables={"hotline_tenant": esl_tenant, "hotline_menu": "edges"}, caller=Caller([key]))
+    result = asyncio.run(asyncio.wait_for(sim.run("127.0.0.1", esl_server.port), 15))
+    [event] = intent_events(sync_redis, esl_tenant)
+    outcome = {"hangup": Outcome.HUNG_UP, "transfer": Outcome.TRANSFERRED, "bridge": Outcome.TRANSFERRED}[action]
+    assert event.outcome is outcome and result.variables["hotline_outcome"] == str(outcome)
+    if action == "hangup":
+        assert result.hangup_cause == "NORMAL_CLEARING" and not result.transferred
+        assert [c for c in result.commands if dict(c.headers).get("call-command") == "hangup"]
+    elif action == "transfer":
+        assert result.transferred == target and result.variables["hotline_dial"] == "1000"
+    else:
+        assert result.bridged == [target] and result.variables["hotline_route"] == "transfer"
+    assert sync_redis.hget(keys.route_calls(esl_tenant), sim.uuid) is None
+
+
+def test_bot_results_are_read_with_uuid_getvar(esl_server, esl_tenant, sync_redis):
+    slots = '{"amount": 500,\n "currency": "CNY"}'  # a raw newline would break a getvar reply
+    sim = SimCall(variables={"hotline_tenant": esl_tenant, "hotline_menu": "edges", "BOT_INTENT": "operator",
+                             "BOT_SLOTS": slots}, caller=Caller(["4"]))
+    result = asyncio.run(asyncio.wait_for(sim.run("127.0.0.1", esl_server.port), 15))
+    [event] = intent_events(sync_redis, esl_tenant)
+    bot = next(s for s in event.steps if s.kind == "bot")
+    assert (bot.value, bot.data) == ("operator", {"amount": "500", "currency": "CNY"})
+    assert result.bridged == ["sofia/gateway/operator/5550100"]
+    assert [c.line for c in result.commands if c.line.startswith("api")] == [
+        f"api uuid_getvar {sim.uuid} BOT_INTENT", f"api uuid_getvar {sim.uuid} BOT_SLOTS"]

@@ -6,8 +6,22 @@ import pytest
 
 from esl import commands
 from esl.framing import (
-    NEED_DATA, TRANSITIONS, ApiResponse, AuthRequest, ChannelData, Command, CommandReply, ConnectionClosed,
-    DisconnectNotice, EslConnection, EslLocalError, EslRemoteError, Event, Role, State, UnparsedFrame,
+    NEED_DATA,
+    TRANSITIONS,
+    ApiResponse,
+    AuthRequest,
+    ChannelData,
+    Command,
+    CommandReply,
+    ConnectionClosed,
+    DisconnectNotice,
+    EslConnection,
+    EslLocalError,
+    EslRemoteError,
+    Event,
+    Role,
+    State,
+    UnparsedFrame,
     describe_transitions,
 )
 from tests.esl.replay import MODES, esl_recordings, events, replay
@@ -152,7 +166,7 @@ def test_wrong_password_then_a_notice_without_disposition() -> None:
 
 
 def test_shutdown_notice_carries_its_own_text() -> None:
-    notice = [e for e in _events("esl-inbound#5") if isinstance(e, DisconnectNotice)][0]
+    notice = next(e for e in _events("esl-inbound#5") if isinstance(e, DisconnectNotice))
     assert notice.body == "The system is being shut down.\n"
 
 

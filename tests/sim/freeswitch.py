@@ -514,7 +514,7 @@ class SimCall:
 
     async def _play_and_get_digits(self, arg: str) -> str | None:
         args = arg.split(" ")
-        mn, mx, tries, timeout, terms, prompt, invalid, var, regexp, digit_to = args[:10]
+        mn, mx, tries, timeout, terms, prompt, invalid, var, regexp, _inter_digit = args[:10]
         self.vars.pop(var, None)
         pressed = self.caller.keys.pop(0) if self.caller.keys else None
         for attempt in range(int(tries)):
@@ -723,7 +723,7 @@ class SimSwitch:
             w.write(api_response("FreeSWITCH (Version 1.10.12-release  64bit) is ready\n" if args[:1] == ["status"]
                                  else f"-ERR {args[0] if args else ''} Command not found!\n"))
         elif word == "bgapi":
-            job = dict((k, v) for k, v in cmd.headers).get("Job-UUID") or str(uuidlib.uuid4())
+            job = dict(cmd.headers).get("Job-UUID") or str(uuidlib.uuid4())
             w.write(reply(f"+OK Job-UUID: {job}", ("Job-UUID", job)))
             asyncio.create_task(self._job(job, args[0] if args else "", " ".join(args[1:])))
         elif word == "exit":

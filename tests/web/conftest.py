@@ -21,8 +21,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import api.app
-from api import routing
 from api.pages.session import CSRF_HEADER, SESSION_COOKIE
 from flows.intake import intake
 from flows.models import Ticket
@@ -59,13 +57,6 @@ def api_settings(db_url: str, redis_url: str, tmp_path: Path, web_conf: Path) ->
     """The API fixture over the tenant's copy of the demo configuration."""
     return Settings(conf_dir=web_conf, data_dir=tmp_path, database_url=db_url, redis_url=redis_url,
                     node_name="web-test")
-
-
-@pytest.fixture(autouse=True)
-def _routing_routes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve the router's API even before api/app.py lists it (a no-op once it does)."""
-    if routing.routes not in api.app.ROUTE_TABLES:
-        monkeypatch.setattr(api.app, "ROUTE_TABLES", [*api.app.ROUTE_TABLES, routing.routes])
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,6 @@ from hotline.db import create_engine, session_factory, upgrade
 from hotline.keys import pbx_events_stream
 from hotline.models import Call
 from hotline.pbx_events import PbxEvent, PbxEventKind
-from hotline.serve import parts
 from hotline.streams import Entry
 from hotline.tokens import Role, create_token
 from router.aio import AsyncRouter
@@ -154,13 +153,12 @@ async def test_on_a_real_serve_the_routing_board_follows_a_call(page: Page, serv
         await shot(page, "routing-board-call-in-progress")
         await router.release(tenant, "call-1")
         await expect(primary.locator(".in-use")).to_have_text("0", timeout=2000)
-        if any(part.__module__ == "api.stats.consumer" for part in parts()):  # once serve runs the stats part
-            client = aioredis.Redis.from_url(redis_url)
-            join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
-                            queue="billing")
-            await client.xadd(pbx_events_stream(tenant), join.to_fields())
-            await client.aclose()
-            await expect(page.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1")
+        client = aioredis.Redis.from_url(redis_url)  # serve's stats part turns PBX events into live figures
+        join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
+                        queue="billing")
+        await client.xadd(pbx_events_stream(tenant), join.to_fields())
+        await client.aclose()
+        await expect(page.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1")
 
         await page.goto(served["base"] + "/ivr")
         await expect(page.locator("#ivr-graph svg g.node")).to_have_count(8)
