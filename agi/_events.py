@@ -13,6 +13,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote
 
 __all__ = [
+    "NEED_DATA",
     "AgiError",
     "AgiLocalError",
     "AgiRemoteError",
@@ -20,7 +21,6 @@ __all__ = [
     "Environment",
     "Event",
     "HangupNotice",
-    "NEED_DATA",
     "NeedData",
     "Reply",
     "UsageReply",

@@ -26,7 +26,7 @@ import re
 
 from agi._events import AgiRemoteError, Environment, HangupNotice, Reply, UsageReply, _text
 
-__all__ = ["ReceiveBuffer", "read_environment", "read_reply", "KNOWN_CODES"]
+__all__ = ["KNOWN_CODES", "ReceiveBuffer", "read_environment", "read_reply"]
 
 #: Reply codes res_agi writes: 100 provisional (GOSUB), 200 ok, 503 out of memory,
 #: 510 unknown command, 511 dead channel, 520 usage.

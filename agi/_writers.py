@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from agi._events import AgiLocalError
 
-__all__ = ["Command", "MAX_LINE_BYTES", "encode_line", "quote_arg"]
+__all__ = ["MAX_LINE_BYTES", "Command", "encode_line", "quote_arg"]
 
 #: Longest command line we send, ``\n`` included ("lines must stay under 8191 bytes").
 MAX_LINE_BYTES = 8190

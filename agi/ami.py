@@ -11,16 +11,18 @@ wrong. On top of it ``AmiClient``:
   has not succeeded within ``login_timeout``; panoramisk then reconnects with
   backoff;
 * normalizes events (``agi.ami_events``) onto ``pbx_events_stream(tenant)``
-  through a bounded queue, so a slow Redis never blocks the AMI reader; a
-  ``hangup`` event also releases the call's trunk lease through ``release``
-  (idempotent: the ``h`` extension usually did it first).
+  through a bounded queue, so a slow Redis never blocks the AMI reader;
+* with a ``router``, keeps the trunk leases of the PBX's live calls
+  (``agi.ami_leases``): renewed while the channel is up, released at its
+  ``Hangup`` (idempotent: the ``h`` extension usually did it first), reconciled
+  with ``CoreShowChannels`` after every login.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -30,6 +32,7 @@ from redis.exceptions import RedisError
 
 from agi._panoramisk_faults import HotlineManager
 from agi.ami_events import normalize
+from agi.ami_leases import LeaseKeeper
 from hotline.keys import pbx_events_stream
 from hotline.logs import get_logger
 from hotline.pbx_events import STREAM_MAXLEN, PbxEvent, PbxEventKind
@@ -37,7 +40,6 @@ from hotline.pbx_events import STREAM_MAXLEN, PbxEvent, PbxEventKind
 __all__ = ["AmiClient", "AmiError", "AmiPbx", "AmiTimeout", "parse_ami_url"]
 
 log = get_logger(__name__)
-Release = Callable[[str, str], Awaitable[Any]]
 
 
 class AmiError(Exception):
@@ -82,14 +84,16 @@ def parse_ami_url(url: str) -> AmiPbx:
 class AmiClient:
     """A supervised AMI connection; ``start()`` returns at once, ``close()`` stops everything."""
 
-    def __init__(self, pbx: AmiPbx, redis: Any, *, release: Release | None = None, action_timeout: float = 5.0,
+    def __init__(self, pbx: AmiPbx, redis: Any, *, router: Any = None, renew_interval: float = 30.0,
+                 action_timeout: float = 5.0,
                  ping_interval: float = 10.0, ping_timeout: float = 5.0, login_timeout: float = 10.0,
                  connect_timeout: float = 5.0, backoff_min: float = 0.5, backoff_max: float = 30.0,
                  queue_size: int = 10_000,
                  clock: Callable[[], float] = time.time) -> None:
         self.pbx = pbx
         self.redis = redis
-        self.release = release
+        self.leases = None if router is None else LeaseKeeper(router, pbx.tenant, pbx.name, interval=renew_interval,
+                                                              timeout=action_timeout)
         self.action_timeout = action_timeout
         self.ping_interval, self.ping_timeout, self.login_timeout = ping_interval, ping_timeout, login_timeout
         self.clock = clock
@@ -110,6 +114,8 @@ class AmiClient:
         self.manager.loop = asyncio.get_running_loop()
         self.manager.connect()
         self._tasks = [asyncio.create_task(self._watchdog()), asyncio.create_task(self._publish())]
+        if self.leases is not None:
+            self._tasks.append(asyncio.create_task(self.leases.run()))
 
     async def close(self) -> None:
         self._stopping = True
@@ -154,7 +160,7 @@ class AmiClient:
         if variables:
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         timeout = self.action_timeout + (ring_timeout_ms / 1000 if wait_answer else 0)
-        return await self.action(fields, timeout, as_list=True if wait_answer else False)
+        return await self.action(fields, timeout, as_list=bool(wait_answer))
 
     async def redirect(self, channel: str, *, context: str, exten: str, priority: int = 1) -> Any:
         """Send a live channel elsewhere in the dialplan (a FastAGI on it sees ``HANGUP``)."""
@@ -166,6 +172,19 @@ class AmiClient:
     def _logged_in(self, _manager: Any) -> None:
         log.info("AMI logged in", pbx=self.pbx.name, host=self.pbx.host)
         self.logged_in.set()
+        if self.leases is not None:
+            self._tasks.append(asyncio.create_task(self._resync()))
+
+    async def _resync(self) -> None:
+        """Rebuild the live-channel set from the PBX (events were missed while disconnected)."""
+        try:
+            reply = await self.action({"Action": "CoreShowChannels"}, as_list=True)
+        except AmiError as exc:
+            log.warning("cannot list channels after login; leases lapse on their TTL", pbx=self.pbx.name,
+                        error=str(exc))
+            return
+        live = {m.get("Uniqueid") for m in reply if m.get("Event") == "CoreShowChannel" and m.get("Uniqueid")}
+        await self.leases.resync(live)  # type: ignore[union-attr]
 
     def _disconnected(self, _manager: Any, exc: Any) -> None:
         self.logged_in.clear()
@@ -204,6 +223,8 @@ class AmiClient:
             return
         if event is None:
             return
+        if self.leases is not None and event.kind is PbxEventKind.CHANNEL_CREATED:
+            self.leases.channel_up(event.call_id)
         try:
             self.events.put_nowait(event)
         except asyncio.QueueFull:
@@ -229,12 +250,5 @@ class AmiClient:
                     log.warning("cannot write PBX events; retrying", pbx=self.pbx.name, count=len(batch), error=str(exc))
                     await asyncio.sleep(1.0)
             for event in batch:
-                if event.kind is PbxEventKind.HANGUP and self.release is not None and event.call_id:
-                    await self._release(event)
-
-    async def _release(self, event: PbxEvent) -> None:
-        try:
-            await asyncio.wait_for(self.release(event.tenant, event.call_id), self.action_timeout)
-        except Exception as exc:  # the lease lapses on its own TTL; log and go on
-            log.warning("lease release after AMI Hangup failed", tenant=event.tenant, call_id=event.call_id,
-                        error=repr(exc))
+                if event.kind is PbxEventKind.HANGUP and self.leases is not None:
+                    await self.leases.channel_down(event.call_id)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agi._deadline import Deadline
 from agi.protocol import NEED_DATA, AgiConnection, AgiError, Command, Environment, HangupNotice, State
 from agi.scripts import SCRIPTS, parse_script_path
 from agi.session import AgiTimeouts, CallContext, EffectFailed, Script, ScriptError, fallback_commands
@@ -23,13 +24,14 @@ from hotline.logs import bind_call, get_logger
 __all__ = ["FastAgiServer", "start_fastagi_server"]
 
 log = get_logger(__name__)
+DEFAULT_TIMEOUTS = AgiTimeouts()
 
 
 class FastAgiServer:
     """Accepts FastAGI connections on ``host:port``; ``effects`` is an ``agi.effects.AsyncEffects``."""
 
     def __init__(self, host: str, port: int, *, effects: Any, menus: Mapping[Any, Any],
-                 scripts: Mapping[str, Script] = SCRIPTS, timeouts: AgiTimeouts = AgiTimeouts(),
+                 scripts: Mapping[str, Script] = SCRIPTS, timeouts: AgiTimeouts = DEFAULT_TIMEOUTS,
                  clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
         self.effects, self.menus, self.scripts, self.timeouts, self.clock = effects, menus, scripts, timeouts, clock
@@ -62,46 +64,11 @@ class FastAgiServer:
             writer.close()
 
 
-class _Deadline:
-    """One lazily re-armed timer per session instead of one per command.
-
-    ``arm`` only moves ``at`` (and reschedules when it moved earlier); the timer
-    re-arms itself when it fires early, and cancels the session task once ``at``
-    has passed. Between waits ``at`` is the session's own limit.
-    """
-
-    def __init__(self, limit_s: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.task = asyncio.current_task()
-        self.limit = self.loop.time() + limit_s
-        self.at = self.limit
-        self.expired = False
-        self.handle: asyncio.TimerHandle | None = None
-
-    def arm(self, seconds: float) -> None:
-        self.at, self.expired = min(self.loop.time() + seconds, self.limit), False
-        if self.handle is None or self.handle.when() > self.at:
-            if self.handle is not None:
-                self.handle.cancel()
-            self.handle = self.loop.call_at(self.at, self._fire)
-
-    def _fire(self) -> None:
-        if self.loop.time() >= self.at:
-            self.handle, self.expired = None, True
-            self.task.cancel()  # type: ignore[union-attr]
-        else:
-            self.handle = self.loop.call_at(self.at, self._fire)
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-
-
 class _Session:
     def __init__(self, server: FastAgiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server, self.reader, self.writer, self.t = server, reader, writer, server.timeouts
         self.conn = AgiConnection()
-        self.deadline = _Deadline(self.t.session_s)
+        self.deadline = Deadline(self.t.session_s)
 
     async def _wait(self, seconds: float, awaitable: Any) -> Any:
         """Await with a deadline; raises ``TimeoutError`` when it passes."""
@@ -123,6 +90,8 @@ class _Session:
             if event is NEED_DATA:
                 self.conn.receive_data(await self.reader.read(65536))
             elif not isinstance(event, HangupNotice):
+                while isinstance(self.conn.next_event(), HangupNotice):
+                    pass  # notices already buffered behind the reply (``-1`` then ``HANGUP``) count now
                 return event
 
     async def _exchange(self, command: Command) -> Any:
@@ -181,7 +150,7 @@ class _Session:
             else:
                 try:
                     reply = await self._wait(self.t.effect_s, self.server.effects.run(op))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001  any effect failure is the script's to degrade
                     reply = EffectFailed(exc)
 
     async def _fallback(self, error: str) -> None:

@@ -26,8 +26,23 @@ from agi.session import PBX_KIND, CallContext, EffectFailed, Op, RouteCall, agi,
 from agi.variables import FALLBACK_ROUTE
 from hotline.logs import get_logger
 from ivr.commands import (
-    Answer, Collect, Command, Digits, Done, GetVariable, Hangup, HungUp, Play, Result, Route, RouteDecision,
-    RouteKind, SetVariable, Timeout, Transfer, Variable,
+    Answer,
+    Collect,
+    Command,
+    Digits,
+    Done,
+    GetVariable,
+    Hangup,
+    HungUp,
+    Play,
+    Result,
+    Route,
+    RouteDecision,
+    RouteKind,
+    SetVariable,
+    Timeout,
+    Transfer,
+    Variable,
 )
 
 __all__ = ["STEPS", "perform"]

@@ -25,6 +25,7 @@ import enum
 from collections.abc import Callable
 
 from agi._events import (
+    NEED_DATA,
     AgiError,
     AgiLocalError,
     AgiRemoteError,
@@ -32,7 +33,6 @@ from agi._events import (
     Environment,
     Event,
     HangupNotice,
-    NEED_DATA,
     NeedData,
     Reply,
     UsageReply,
@@ -41,6 +41,9 @@ from agi._readers import ReceiveBuffer, read_environment, read_reply
 from agi._writers import MAX_LINE_BYTES, Command, encode_line, quote_arg
 
 __all__ = [
+    "MAX_LINE_BYTES",
+    "NEED_DATA",
+    "TRANSITIONS",
     "AgiConnection",
     "AgiError",
     "AgiLocalError",
@@ -50,12 +53,9 @@ __all__ = [
     "Environment",
     "Event",
     "HangupNotice",
-    "MAX_LINE_BYTES",
-    "NEED_DATA",
     "NeedData",
     "Reply",
     "State",
-    "TRANSITIONS",
     "Trigger",
     "UsageReply",
     "describe_transitions",

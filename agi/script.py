@@ -46,6 +46,8 @@ class _Stdio:
                     raise TimeoutError(f"no reply from Asterisk within {timeout:.1f}s")
                 self.conn.receive_data(os.read(self.rfd, 65536))
             elif not isinstance(event, HangupNotice):
+                while isinstance(self.conn.next_event(), HangupNotice):
+                    pass  # notices already buffered behind the reply (``-1`` then ``HANGUP``) count now
                 return event
 
     def exchange(self, command: Command) -> Any:
@@ -68,7 +70,7 @@ class _Stdio:
             else:
                 try:
                     reply = effects.run(op)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001  any effect failure is the script's to degrade
                     reply = EffectFailed(exc)
 
     def fallback(self, error: str) -> bool:

@@ -19,9 +19,22 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agi.protocol import AgiConnection, AgiLocalError, Command, ConnectionClosed, Environment, Reply, UsageReply
+from agi.protocol import (
+    AgiConnection,
+    AgiLocalError,
+    Command,
+    ConnectionClosed,
+    Environment,
+    Reply,
+    UsageReply,
+)
 from agi.variables import (
-    FALLBACK_ROUTE, HOTLINE_CALL_ID, HOTLINE_ERROR, HOTLINE_OUTCOME, HOTLINE_ROUTE, OUTCOME_ERROR,
+    FALLBACK_ROUTE,
+    HOTLINE_CALL_ID,
+    HOTLINE_ERROR,
+    HOTLINE_OUTCOME,
+    HOTLINE_ROUTE,
+    OUTCOME_ERROR,
 )
 
 __all__ = [

@@ -13,6 +13,9 @@ reading the next command line. Loops are bounded by session counts.
    200/s: p99 per command of the new calls (target < 5 ms);
 3. spawned AGI start-up to the first command: ``hotline-agi`` vs a pyst2 script vs a
    bare stdlib script (and the interpreter alone).
+
+The Hotline child calls ``gc.freeze()`` after start-up, as ``hotline serve`` should
+(``BENCH_GC_FREEZE=0`` to see the difference). Figures: bench/RESULTS.md, "Asterisk edge".
 """
 
 from __future__ import annotations
@@ -237,23 +240,47 @@ def startup(runs: int) -> dict:
     return results
 
 
-async def _load(kind: str, quick: bool) -> dict:
-    proc, port = _start(kind)
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(proc: subprocess.Popen, run) -> dict:
+    before = _cpu_s(proc.pid)
+    result = await run
+    result["cpu_ms"] = (_cpu_s(proc.pid) - before) * 1000
+    return result
+
+
+async def _rounds(rounds: int, quick: bool) -> dict:
+    """Both servers up at once, cases run alternately, ``rounds`` times; medians per figure."""
+    servers = {kind: _start(kind) for kind in ("panoramisk", "hotline")}
+    n100, n1000, ncalls = (2000, 3000, 600) if quick else (6000, 10000, 2000)
+    cases = {"closed 100": (lambda port: closed_loop(port, 100, n100), n100),
+             "closed 1000": (lambda port: closed_loop(port, 1000, n1000), n1000),
+             "realistic": (lambda port: realistic(port, 1000, 200, ncalls), ncalls)}
+    raw: dict = {kind: {case: [] for case in cases} for kind in servers}
     try:
-        out = {}
-        await closed_loop(port, 50, 500)  # warm-up
-        out["closed 100"] = await closed_loop(port, 100, 2000 if quick else 6000)
-        out["closed 1000"] = await closed_loop(port, 1000, 3000 if quick else 10000)
-        out["realistic"] = await realistic(port, 1000, 200, 600 if quick else 2000)
-        return out
+        for proc, port in servers.values():
+            await closed_loop(port, 50, 500)  # warm-up
+        for _ in range(rounds):
+            for case, (run, sessions) in cases.items():
+                for kind, (proc, port) in servers.items():
+                    result = await _measure(proc, run(port))
+                    result["cpu_ms"] /= sessions
+                    raw[kind][case].append(result)
     finally:
-        proc.terminate()
-        proc.wait()
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait()
+    return {kind: {case: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for case, runs in by.items()}
+            for kind, by in raw.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", choices=["hotline", "panoramisk"])
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
@@ -262,20 +289,22 @@ def main() -> None:
         return
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    results = {kind: asyncio.run(_load(kind, args.quick)) for kind in ("panoramisk", "hotline")}
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    results = asyncio.run(_rounds(args.rounds, args.quick))
+    print(f"medians of {args.rounds} alternating rounds; cpu_ms = server CPU per session")
     for case in ("closed 100", "closed 1000", "realistic"):
         for kind in ("panoramisk", "hotline"):
             r = results[kind][case]
-            print(f"{case:12} {kind:10} " + "  ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                                                       for k, v in r.items()))
+            print(f"{case:12} {kind:10} " + "  ".join(f"{k}={v:.2f}" for k, v in r.items()))
     for case in ("closed 100", "closed 1000"):
         ratio = results["hotline"][case]["sessions_s"] / results["panoramisk"][case]["sessions_s"]
-        print(f"{case}: hotline/panoramisk sessions/s = {ratio:.2f} (target >= 0.8)")
+        cpu = results["panoramisk"][case]["cpu_ms"] / results["hotline"][case]["cpu_ms"]
+        print(f"{case}: hotline/panoramisk sessions/s = {ratio:.2f}, CPU efficiency = {cpu:.2f} (target >= 0.8)")
     for name, value in startup(5 if args.quick else 15).items():
         print(f"start-up to first command  {name:20} {value}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

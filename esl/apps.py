@@ -10,10 +10,14 @@ IVR command               on FreeSWITCH
                           the barge-in key
 ``Collect``               ``play_and_get_digits 1 <max> 1 <first ms> <#|none>
                           <prompt|silence> silence_stream://250 hotline_input_<n>
-                          [0-9*#A-D]+ <inter-digit ms>``: all eleven arguments
-                          but ``transfer_on_fail``, which is left out. The digits
-                          are only in ``variable_hotline_input_<n>`` of the
-                          completion; unset means nothing valid was pressed
+                          [0-9*#A-D]+ <inter-digit ms>``: every argument but
+                          ``transfer_on_fail``, which is left out. The digits are
+                          only in ``variable_hotline_input_<n>`` of the completion;
+                          unset means nothing valid was pressed. A prompt that
+                          cannot be played makes FreeSWITCH skip the reading and
+                          leave ``read_result`` unset: then the keys are read
+                          again without the prompt (``silence``), as Asterisk's
+                          GET DATA does with a missing file
 ``GetVariable``           ``api uuid_getvar <uuid> <name>`` (``_undef_``: unset);
                           a body with Content-Length, so any value is safe
 ``SetVariable``           ``set <name>=<value>`` (a value with a newline goes as a body)
@@ -32,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from esl.channel import Channel
+from hotline.logs import get_logger
 from ivr.commands import (
     Answer,
     Collect,
@@ -51,15 +56,23 @@ from ivr.commands import (
     Variable,
 )
 
-__all__ = ["ANY_KEY", "SILENCE", "Apps", "sound_file"]
+__all__ = ["ANY_KEY", "NO_PROMPT", "SILENCE", "Apps", "sound_file"]
+
+log = get_logger(__name__)
 
 SILENCE = "silence_stream://250"
+NO_PROMPT = "silence"  # switch_ivr_read plays nothing for this name
 ANY_KEY = "[0-9*#A-D]+"
 """Every DTMF key is valid input: whether it makes sense is the engine's decision, as on Asterisk."""
 
 
 def sound_file(prompt: Prompt) -> str:
     return f"{prompt.sound}.wav"
+
+
+def _read_arg(command: Collect, prompt: str, var: str) -> str:
+    return (f"1 {command.max_digits} 1 {command.first_timeout_ms} {command.terminator or 'none'} {prompt} "
+            f"{SILENCE} {var} {ANY_KEY} {command.inter_digit_timeout_ms}")
 
 
 class Apps:
@@ -101,11 +114,12 @@ class Apps:
     def _collect(self, command: Collect) -> Result:
         self.collects += 1
         var = f"hotline_input_{self.collects}"
-        prompt = sound_file(command.prompt) if command.prompt else SILENCE
-        arg = (f"1 {command.max_digits} 1 {command.first_timeout_ms} {command.terminator or 'none'} {prompt} "
-               f"{SILENCE} {var} {ANY_KEY} {command.inter_digit_timeout_ms}")
+        prompt = sound_file(command.prompt) if command.prompt else NO_PROMPT
         waits = (command.first_timeout_ms + command.max_digits * command.inter_digit_timeout_ms) / 1000
-        done = self.ch.execute("play_and_get_digits", arg, self.prompt_timeout + waits)
+        done = self.ch.execute("play_and_get_digits", _read_arg(command, prompt, var), self.prompt_timeout + waits)
+        if done.variable("read_result") is None and prompt != NO_PROMPT:
+            log.warning("prompt not played; reading the keys without it", prompt=prompt)
+            done = self.ch.execute("play_and_get_digits", _read_arg(command, NO_PROMPT, var), waits + 5)
         value = done.variable(var)
         return Digits(value, elapsed_ms=self.ch.elapsed_ms()) if value else Timeout(elapsed_ms=self.ch.elapsed_ms())
 

@@ -8,9 +8,9 @@ the socket app and the CDRs see them. Then:
 
 * trunk or FreeSWITCH hard phones: ``bridge`` with ``continue_on_fail=true``
   (a failed bridge must not hang the caller up) and ``hangup_after_bridge=true``.
-  While it lasts the lease is renewed every ``renew_s``. A failure (any
-  ``originate_disposition`` but SUCCESS, or the caller's own ORIGINATOR_CANCEL)
-  goes to the trunk's breaker, ``hotline_outcome`` becomes
+  While it lasts the lease is renewed every ``renew_s``. A failure (an
+  ``originate_disposition`` other than SUCCESS and the caller's own
+  ORIGINATOR_CANCEL) goes to the trunk's breaker, ``hotline_outcome`` becomes
   ``bridge_failed:<disposition>`` and the session exits: conf/freeswitch's
   fallback takes the call;
 * a trunk written for Asterisk (``pbx: asterisk``) is reached as

@@ -190,6 +190,8 @@ class InboundClient:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.connect_timeout)
         self._conn, self._writer, self._auth = EslConnection(Role.INBOUND), writer, asyncio.Event()
         reading = asyncio.create_task(self._read(reader, self._conn))
+        conn = self._conn
+        reading.add_done_callback(lambda _: self._conn is conn and self._drop("the reader stopped"))  # fail waits now
         watchdog: asyncio.Task[None] | None = None
         try:
             waiting = asyncio.create_task(self._auth.wait())

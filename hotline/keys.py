@@ -38,12 +38,12 @@ def tenant_key(tenant: str, *parts: str) -> str:
 
 
 def route_calls(tenant: str) -> str:
-    """Hash call id → ``target|node|pbx|started_ms``: who holds each lease, for release, restart and reconcile."""
+    """Hash call id → ``target|node|pbx|started_ms``: who holds each lease, for release and reconciling."""
     return _k(tenant, "route", "calls")
 
 
 def route_targets(tenant: str) -> str:
-    """Hash of every route target's live state, fields ``<target>:<field>`` (limit, state, their sources, breaker)."""
+    """Hash of every route target's live state, fields ``<target>:<field>`` (limit, state, breaker...)."""
     return _k(tenant, "route", "targets")
 
 

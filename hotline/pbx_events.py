@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["PbxEvent", "PbxEventKind", "STREAM_MAXLEN"]
+__all__ = ["STREAM_MAXLEN", "PbxEvent", "PbxEventKind"]
 
 #: Entries kept per tenant stream (approximate trimming, as XADD MAXLEN ~).
 STREAM_MAXLEN = 100_000

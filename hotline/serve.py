@@ -39,10 +39,11 @@ class StartupError(Exception):
 class Runtime:
     """What the running parts share: settings, the SQL engine and the Redis client."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, redis: aioredis.Redis) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, redis: aioredis.Redis, redis_url: str) -> None:
         self.settings = settings
         self.engine = engine
         self.redis = redis
+        self.redis_url = redis_url  # parts that need their own pool (FastAGI's blocking pool) build it from this
 
 
 def safe_url(url: str) -> str:
@@ -51,7 +52,7 @@ def safe_url(url: str) -> str:
 
 
 @asynccontextmanager
-async def _redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+async def _redis(settings: Settings) -> AsyncIterator[tuple[aioredis.Redis, str]]:
     embedded = None
     url = settings.redis_url
     if not url:
@@ -70,7 +71,7 @@ async def _redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
             embedded.stop()
         raise StartupError(f"cannot reach Redis at {url}: {exc}; check HOTLINE_REDIS_URL") from exc
     try:
-        yield client
+        yield client, url
     finally:
         await client.aclose()
         if embedded:
@@ -128,21 +129,22 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 def parts() -> list[Part]:
     """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
+    from agi.edge import asterisk_edge
     from alerts.workers import alert_workers
     from api.stats.consumer import stats
     from flows.recipients import recipients_for
     from flows.worker import flow_worker
     from hotline.call_log import call_log
 
-    return [call_log, flow_worker, partial(alert_workers, resolver=recipients_for), stats]
+    return [call_log, flow_worker, partial(alert_workers, resolver=recipients_for), stats, asterisk_edge]
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
     """Run until ``stop`` is set; raises ``StartupError`` if a part cannot start."""
     async with AsyncExitStack() as stack:
         engine = await stack.enter_async_context(_database(settings))
-        redis = await stack.enter_async_context(_redis(settings))
-        runtime = Runtime(settings, engine, redis)
+        redis, redis_url = await stack.enter_async_context(_redis(settings))
+        runtime = Runtime(settings, engine, redis, redis_url)
         await stack.enter_async_context(_http(runtime))
         for part in parts():
             await stack.enter_async_context(part(runtime))

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     log_format: Literal["kv", "json"] = "kv"
 
     secret_key: SecretStr | None = Field(None, description="Signs cookies and acknowledgement links (env only)")
+    ami_urls: SecretStr | None = Field(
+        None,
+        description="Asterisk AMI connections, comma-separated "
+        "ami://user:secret@host:5038/?tenant=demo&name=pbx1 (env only: they carry the secret)",
+    )
 
     # --- Alerts (alerts/): where providers live. Credentials are secrets: environment only. ---
     public_base_url: str | None = Field(None, description="URL people and providers reach this server at "

@@ -2,8 +2,8 @@
 
 Strategy: the same calls as ``router/sync.py`` (built by ``router/plan.py``),
 awaited on a ``redis.asyncio.Redis``; every call on the call path is bounded
-by ``asyncio.wait_for`` with the routing timeout, whatever the client's own
-timeouts, and a timeout or Redis failure becomes a local decision.
+by ``asyncio.wait_for`` with the routing timeout, and a timeout or Redis
+failure becomes a local decision.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ OPERATOR_TIMEOUT_S = 5.0
 
 
 def async_routing_client(url: str, timeout_s: float, max_connections: int = 64) -> aioredis.Redis:
-    """A client that gives up after ``timeout_s`` and never retries (see ``router.sync.routing_client``)."""
+    """A client that gives up after ``timeout_s`` and never retries (see ``router.sync.routing_client``).
+
+    ``AsyncRouter`` bounds each call with ``asyncio.wait_for`` as well; the
+    socket timeouts are still needed: on Python 3.11 a cancellation can be
+    held up inside redis-py until its own socket timeout (5 s by default)
+    expires, seen with a frozen Redis."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,

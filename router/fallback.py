@@ -75,13 +75,13 @@ class LocalRouter:
         with self._lock:
             self._purge(now)
             used = Counter(name for (t, _), (name, _) in self._held.items() if t == tenant)
-            best: tuple[int, float, str] | None = None
+            candidates = []  # (priority, load per unit of weight, name): the same rule as decide.lua
             for name, rank, weight in self._planner.trunk_order(tenant, queue):
                 trunk = routing.trunk(name)
                 assert trunk is not None
                 if trunk.state is TrunkState.UP and used[name] < trunk.degrade.local_limit(trunk.capacity):
-                    candidate = (rank, (used[name] + 1) / weight, name)
-                    best = candidate if best is None or candidate < best else best
+                    candidates.append((rank, (used[name] + 1) / weight, name))
+            best = min(candidates, default=None)
             name = best[2] if best else routing.hardphones.name
             if best:
                 self._held[(tenant, call_id)] = (name, now + self._ttl_s)

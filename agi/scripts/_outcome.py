@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from agi.session import CallContext
 from agi.variables import (
-    HOTLINE_CALL_ID, HOTLINE_DIAL, HOTLINE_INTENT, HOTLINE_OUTCOME, HOTLINE_PROBE, HOTLINE_ROUTE, HOTLINE_TARGET,
+    HOTLINE_CALL_ID,
+    HOTLINE_DIAL,
+    HOTLINE_INTENT,
+    HOTLINE_OUTCOME,
+    HOTLINE_PROBE,
+    HOTLINE_ROUTE,
+    HOTLINE_TARGET,
 )
 from ivr.commands import RouteDecision
 

@@ -13,8 +13,8 @@ from hotline.keys import pbx_events_stream
 from hotline.pbx_events import PbxEvent, PbxEventKind
 from tests.sim.asterisk_ami import AmiSimulator, hangup_event
 
-FAST = dict(action_timeout=0.5, ping_interval=0.1, ping_timeout=0.2, login_timeout=0.3,
-            connect_timeout=0.5, backoff_min=0.05, backoff_max=0.2)
+FAST = {"action_timeout": 0.5, "ping_interval": 0.1, "ping_timeout": 0.2, "login_timeout": 0.3,
+        "connect_timeout": 0.5, "backoff_min": 0.05, "backoff_max": 0.2}
 
 
 async def _until(predicate, timeout: float = 3.0) -> None:
@@ -36,15 +36,31 @@ def _pbx(sim: AmiSimulator, tenant: str = "demo", secret: str = "secret") -> Ami
     return AmiPbx("pbx1", "127.0.0.1", port, "hotline", secret, tenant)
 
 
+class FakeRouter:
+    """Records the lease calls AmiClient makes (the real router is exercised in test_fastagi)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    async def release(self, tenant: str, call_id: str) -> bool:
+        self.calls.append(("release", tenant, call_id))
+        return True
+
+    async def renew(self, tenant: str, call_id: str) -> bool:
+        self.calls.append(("renew", tenant, call_id))
+        return True
+
+    async def reconcile(self, tenant: str, pbx: str, live: set[str]) -> list[str]:
+        self.calls.append(("reconcile", tenant, pbx, frozenset(live)))
+        return []
+
+    def count(self, method: str) -> int:
+        return sum(1 for c in self.calls if c[0] == method)
+
+
 @pytest.fixture
 async def client(sim: AmiSimulator, async_redis, tenant: str) -> AsyncIterator[AmiClient]:
-    released: list[tuple[str, str]] = []
-
-    async def release(t: str, call_id: str) -> None:
-        released.append((t, call_id))
-
-    ami = AmiClient(_pbx(sim, tenant), async_redis, release=release, **FAST)
-    ami.released = released  # type: ignore[attr-defined]
+    ami = AmiClient(_pbx(sim, tenant), async_redis, router=FakeRouter(), renew_interval=0.1, **FAST)
     await ami.start()
     await asyncio.wait_for(ami.logged_in.wait(), 3)
     yield ami
@@ -68,7 +84,7 @@ async def test_redirect_and_originate_get_asterisk_replies(client: AmiClient, si
     assert queued.message == "Originate successfully queued"
     answered = await client.originate("Local/6001@hotline", context="hotline-alerts", exten="s", wait_answer=True)
     assert [m.get("Event", m.get("Response")) for m in answered] == ["Success", "OriginateResponse"]
-    originate = [a for a in sim.actions if a.get("action") == "Originate"][0]
+    originate = next(a for a in sim.actions if a.get("action") == "Originate")
     assert originate["variable"] == "ALERT_ID=42"
 
 
@@ -143,14 +159,15 @@ async def test_events_are_normalized_onto_the_tenant_stream_and_hangup_releases(
               "Uniqueid": "1700000000.1"})
     sim.emit(hangup_event("1700000000.1"))
     stream = pbx_events_stream(tenant)
-    await _until(lambda: len(client.released) == 1)
+    router = client.leases.router
+    await _until(lambda: router.count("release") == 1)
     entries = await async_redis.xrange(stream)
     events = [PbxEvent.from_fields({k.decode(): v.decode() for k, v in fields.items()}) for _, fields in entries]
     assert [e.kind for e in events] == [PbxEventKind.CHANNEL_CREATED, PbxEventKind.DTMF, PbxEventKind.HANGUP]
     assert events[0].caller == "5551234" and events[0].exten == "4001" and events[0].tenant == tenant
     assert events[1].digit == "5" and events[2].cause == "16"
     assert json.loads(entries[2][1][b"raw"])["Cause-txt"] == "Normal Clearing"
-    assert client.released == [(tenant, "1700000000.1")]
+    assert ("release", tenant, "1700000000.1") in router.calls
 
 
 async def test_events_wait_in_the_queue_while_redis_is_down(sim: AmiSimulator, tenant: str, redis_url: str) -> None:
@@ -172,3 +189,43 @@ async def test_events_wait_in_the_queue_while_redis_is_down(sim: AmiSimulator, t
     finally:
         await ami.close()
         await dead.aclose()
+
+
+async def test_live_calls_are_renewed_until_hangup_and_reconciled_after_login(client: AmiClient,
+                                                                              sim: AmiSimulator, tenant: str) -> None:
+    router = client.leases.router
+    await _until(lambda: router.count("reconcile") == 1)  # first login: nothing live
+    sim.emit({"Event": "Newchannel", "Uniqueid": "1700000000.7", "Linkedid": "1700000000.7", "ChannelState": "0"})
+    await _until(lambda: ("renew", tenant, "1700000000.7") in router.calls)
+    sim.emit(hangup_event("1700000000.7"))
+    await _until(lambda: ("release", tenant, "1700000000.7") in router.calls)
+    renewed = router.count("renew")
+    await asyncio.sleep(0.3)
+    assert router.count("renew") == renewed  # no longer live
+    sim.channels = {"1700000000.8": "PJSIP/carrier-a-00000008"}  # a call that came up while we were away
+    sim.drop_all()
+    await _until(lambda: router.count("reconcile") == 2)
+    assert ("reconcile", tenant, "pbx1", frozenset({"1700000000.8"})) in router.calls
+    await _until(lambda: ("renew", tenant, "1700000000.8") in router.calls)
+
+
+async def test_ami_hangup_releases_a_real_lease_taken_over_fastagi(agi_server, edge, sim: AmiSimulator,
+                                                                   async_redis, tenant: str) -> None:
+    from tests.sim.asterisk_agi import AsteriskChannel, Caller, call_fastagi
+
+    effects, _ = edge
+    routed = await call_fastagi(agi_server.port, AsteriskChannel(f"{tenant}/ivr/main?pbx=pbx1",
+                                                                 Caller(keys=["2", "500#"]), uniqueid="1700000001.1"))
+    assert routed.variables["HOTLINE_ROUTE"] == "primary"
+    sim.channels = {"1700000001.1": "PJSIP/carrier-a-00000001"}
+    ami = AmiClient(_pbx(sim, tenant), async_redis, router=effects.router, renew_interval=0.1, **FAST)
+    await ami.start()
+    try:
+        await _until(lambda: ami.leases.live == {"1700000001.1"})
+        assert await effects.router.renew(tenant, "1700000001.1") is True  # still held after reconcile
+        sim.emit(hangup_event("1700000001.1"))
+        await _until(lambda: not ami.leases.live and ami.events.empty())
+        await asyncio.sleep(0.1)
+        assert await effects.router.release(tenant, "1700000001.1") is False  # AMI released it already
+    finally:
+        await ami.close()

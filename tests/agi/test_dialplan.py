@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import agi.variables as variables
+from agi import variables
 from agi.scripts import parse_script_path
 from ivr.trajectory import Outcome
 
@@ -28,7 +28,7 @@ def test_every_hotline_variable_in_the_dialplan_is_one_the_code_sets(conf_dir: P
 def test_every_outcome_has_an_extension(conf_dir: Path) -> None:
     text = _dialplan(conf_dir)
     section = text.split("[hotline-outcome]")[1].split("\n[")[0]
-    handled = set(re.findall(r"^exten => (\w+),1", section, re.M))
+    handled = set(re.findall(r"^exten => (\w+),1", section, re.MULTILINE))
     assert {str(o) for o in Outcome} | {variables.OUTCOME_ERROR, "none", "i"} == handled
 
 

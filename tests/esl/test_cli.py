@@ -68,3 +68,12 @@ def test_no_redis_is_one_line_and_exit_status_2(tmp_path, tenant):
     process.env.pop("HOTLINE_REDIS_URL")
     done = subprocess.run(process.argv, cwd=ROOT, env=process.env, capture_output=True, timeout=20, check=False)
     assert done.returncode == 2 and "no Redis" in done.stderr.decode()
+
+
+def test_gevent_never_patches_the_test_process():
+    import socket as stdlib_socket
+    import threading
+
+    assert stdlib_socket.socket.__module__ == "socket" and threading.Lock.__module__ != "gevent.lock"
+    if "gevent.monkey" in sys.modules:
+        assert not sys.modules["gevent.monkey"].is_module_patched("socket")

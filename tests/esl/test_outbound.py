@@ -260,3 +260,12 @@ def test_bot_results_are_read_with_uuid_getvar(esl_server, esl_tenant, sync_redi
     assert result.bridged == ["sofia/gateway/operator/5550100"]
     assert [c.line for c in result.commands if c.line.startswith("api")] == [
         f"api uuid_getvar {sim.uuid} BOT_INTENT", f"api uuid_getvar {sim.uuid} BOT_SLOTS"]
+
+
+def test_missing_prompts_are_skipped_and_the_keys_still_read(esl_server, esl_tenant, sync_redis):
+    sim, result = call(esl_server, esl_tenant, sounds={})  # not one prompt file exists
+    [event] = intent_events(sync_redis, esl_tenant)
+    assert (event.intent, event.fields) == ("fee_reduction", {"amount": 500})
+    pagd = [arg for app, arg in result.apps if app == "play_and_get_digits"]
+    assert [a.split(" ")[5] for a in pagd] == ["silence", "hotline/enter-amount.wav", "silence"]
+    esl_server.process.wait_for_log(call_id=sim.uuid, event="prompt not played; reading the keys without it")

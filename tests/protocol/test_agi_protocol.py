@@ -7,6 +7,7 @@ import pytest
 from agi.protocol import (
     MAX_LINE_BYTES,
     NEED_DATA,
+    TRANSITIONS,
     AgiConnection,
     AgiLocalError,
     AgiRemoteError,
@@ -16,13 +17,12 @@ from agi.protocol import (
     HangupNotice,
     Reply,
     State,
-    TRANSITIONS,
     UsageReply,
     describe_transitions,
     quote_arg,
 )
 from tests.protocol.agi_replay import MODES, events, replay
-from tests.sim.transcripts import agi_recordings, load
+from tests.sim.transcripts import agi_recordings
 
 RECORDINGS = {rec.name: rec for rec in agi_recordings()}
 ENV = b"agi_network: yes\nagi_network_script: demo/ivr/main\nagi_uniqueid: 1.1\nagi_accountcode: \n\n"

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import api.app
-from api import routing
 from hotline.models import AdminAudit
 from hotline.settings import Settings
 from hotline.tokens import Role
@@ -26,13 +24,6 @@ def api_settings(db_url: str, redis_url: str, tmp_path: Path, config: RoutingCon
         database_url=db_url,
         redis_url=redis_url,
     )
-
-
-@pytest.fixture(autouse=True)
-def _routing_routes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve this room's routes even before api/app.py lists them (a no-op once it does)."""
-    if routing.routes not in api.app.ROUTE_TABLES:
-        monkeypatch.setattr(api.app, "ROUTE_TABLES", [*api.app.ROUTE_TABLES, routing.routes])
 
 
 async def test_any_role_reads_its_own_tenants_routing(api, router: Router, tenant: str) -> None:

@@ -23,7 +23,7 @@ from tests.conftest import free_port, start_redis_server
 from tests.router.conftest import demo_config, trunk
 
 TIMEOUT_S = 0.2
-MARGIN_S = 0.06  # event-loop and scheduling slack on a busy 2-core machine
+MARGIN_S = 0.1  # event-loop and scheduling slack: the test machine has 2 cores shared with other suites
 
 
 @pytest.fixture

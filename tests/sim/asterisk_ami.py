@@ -5,6 +5,7 @@ ended by an empty line; ActionID echoed; ``Permission denied`` before login; a
 wrong secret gets ``Authentication failed`` and the connection closed; a good
 one ``Authentication accepted`` then ``FullyBooted``; Ping answers Pong with a
 Timestamp; Originate is "successfully queued" then an ``OriginateResponse``;
+CoreShowChannels lists ``channels`` as an event list;
 Redirect "Redirect successful"; Logoff "Thanks for all the fish." and close.
 
 Test controls: ``silent`` (accept bytes, answer nothing: a dead peer whose TCP
@@ -44,6 +45,7 @@ class AmiSimulator:
     connections: int = 0
     logins: int = 0
     actions: list[dict[str, str]] = field(default_factory=list)
+    channels: dict[str, str] = field(default_factory=dict)  # Uniqueid -> Channel, for CoreShowChannels
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _logged_in: set[asyncio.StreamWriter] = field(default_factory=set)
     server: asyncio.Server | None = None
@@ -116,6 +118,14 @@ class AmiSimulator:
                                      ("Response", "Success"), ("Channel", action["channel"]),
                                      ("Context", action.get("context", "")), ("Exten", action.get("exten", "")),
                                      ("Reason", "4"), ("Uniqueid", "1795832932.90")]))
+        elif name == "coreshowchannels":
+            writer.write(encode([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
+                                 ("Message", "Channels will follow")]))
+            for uniqueid, channel in self.channels.items():
+                writer.write(encode([("Event", "CoreShowChannel"), ("ActionID", aid), ("Channel", channel),
+                                     ("Uniqueid", uniqueid), ("Linkedid", uniqueid), ("Application", "Dial")]))
+            writer.write(encode([("Event", "CoreShowChannelsComplete"), ("ActionID", aid), ("EventList", "Complete"),
+                                 ("ListItems", str(len(self.channels)))]))
         elif name == "redirect":
             writer.write(encode([("Response", "Success"), ("ActionID", aid), ("Message", "Redirect successful")]))
         elif name == "logoff":
@@ -124,8 +134,8 @@ class AmiSimulator:
             return False
         else:
             writer.write(encode([("Response", "Error"), ("ActionID", aid),
-                                 ("Message", f"Invalid/unknown command: {action.get('action')}. "
-                                             "Use Action: ListCommands to show available commands.")]))
+                                 ("Message", (f"Invalid/unknown command: {action.get('action')}. "
+                                              "Use Action: ListCommands to show available commands."))]))
         await writer.drain()
         return True
 

@@ -516,9 +516,14 @@ class SimCall:
         args = arg.split(" ")
         mn, mx, tries, timeout, terms, prompt, invalid, var, regexp, _inter_digit = args[:10]
         self.vars.pop(var, None)
+        self.vars.pop("read_result", None)
+        if prompt != "silence" and self._length(prompt) is None:  # switch_ivr_read: "goto end", nothing read
+            await self._wait(self._length(invalid) or 0)
+            return "_none_"
         pressed = self.caller.keys.pop(0) if self.caller.keys else None
         for attempt in range(int(tries)):
-            await self.emit("PLAYBACK_START", ("Playback-File-Path", prompt))
+            if prompt != "silence":
+                await self.emit("PLAYBACK_START", ("Playback-File-Path", prompt))
             if pressed:
                 digits, used = "", ""
                 for key in pressed:
@@ -531,13 +536,14 @@ class SimCall:
                     digits += key
                     if len(digits) >= int(mx):
                         break
-                await self.emit("PLAYBACK_STOP", ("Playback-File-Path", prompt))
+                if prompt != "silence":
+                    await self.emit("PLAYBACK_STOP", ("Playback-File-Path", prompt))
                 if int(mn) <= len(digits) <= int(mx) and re.fullmatch(regexp, digits):
                     self.vars.update({var: digits, "read_result": "success"})
                     if used:
                         self.vars["read_terminator_used"] = used
                     return "_none_"
-            elif not await self._wait((self._length(prompt) or 0) + int(timeout)):
+            elif not await self._wait((0 if prompt == "silence" else self._length(prompt) or 0) + int(timeout)):
                 return None
             if not await self._wait(self._length(invalid) or 0):  # played even after the last try
                 return None

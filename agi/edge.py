@@ -1,0 +1,65 @@
+"""The Asterisk edge as a part of ``hotline serve``: FastAGI server, router state, AMI clients.
+
+Start order matters: the routing config is loaded into Redis before the
+FastAGI port opens, so the first call already routes by the deployed
+thresholds; on stop the port closes first and running sessions get a grace
+period, then the AMI clients stop.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from agi.ami import AmiClient, parse_ami_url
+from agi.effects import AsyncEffects, effects_client
+from agi.fastagi import start_fastagi_server
+from hotline.logs import get_logger
+from hotline.serve import Runtime, StartupError, port_error
+from hotline.yamlconf import ConfigErrors
+from ivr.check import load_intents, load_menus
+from router.aio import AsyncRouter
+from router.decision import RouterUnavailable
+from router.check import load_routing_config
+
+__all__ = ["asterisk_edge"]
+
+log = get_logger(__name__)
+
+
+@asynccontextmanager
+async def asterisk_edge(runtime: Runtime) -> AsyncIterator[None]:
+    settings = runtime.settings
+    conf = settings.conf_dir
+    try:
+        menus, rules, routing = load_menus(conf), load_intents(conf), load_routing_config(conf)
+    except ConfigErrors as exc:
+        raise StartupError(f"cannot start the Asterisk edge, fix the configuration first:\n{exc}") from exc
+    router = AsyncRouter.from_url(runtime.redis_url, routing, node=settings.node_name)
+    effects = AsyncEffects(router, effects_client(runtime.redis_url), rules)
+    amis: list[AmiClient] = []
+    server = None
+    try:
+        try:
+            deployed = await router.load()
+        except RouterUnavailable as exc:
+            raise StartupError(f"cannot load the routing configuration into Redis: {exc}") from exc
+        log.info("routing loaded into Redis", tenants=",".join(deployed))
+        try:
+            server = await start_fastagi_server(settings.agi_host, settings.agi_port, effects=effects, menus=menus)
+        except OSError as exc:
+            raise port_error("FastAGI", settings.agi_host, settings.agi_port, "HOTLINE_AGI_PORT", exc) from exc
+        urls = settings.ami_urls.get_secret_value().split(",") if settings.ami_urls else []
+        amis = [AmiClient(parse_ami_url(url.strip()), runtime.redis, router=router) for url in urls if url.strip()]
+        for ami in amis:
+            await ami.start()
+        gc.freeze()  # long-lived start-up objects out of the collector's way: full collections were the FastAGI p99
+        yield
+    finally:
+        if server is not None:
+            await server.close()
+        for ami in amis:
+            await ami.close()
+        await effects.redis.aclose()
+        await router.client.aclose()
