@@ -30,8 +30,10 @@ def checks() -> list[tuple[str, Check]]:
     from alerts.config import check_alerts
     from flows.check import check_flows
     from ivr.check import check_ivr
+    from router.check import check_routing
 
-    return [("settings", check_settings), ("ivr", check_ivr), ("flows", check_flows), ("alerts", check_alerts)]
+    return [("settings", check_settings), ("ivr", check_ivr), ("routing", check_routing), ("flows", check_flows),
+            ("alerts", check_alerts)]
 
 
 def run_checks(conf_dir: Path) -> list[tuple[str, list[ConfigError]]]:

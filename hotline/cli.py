@@ -124,12 +124,16 @@ def db_revision(message: str) -> None:
 
 
 from alerts.cli import alerts  # noqa: E402 - subcommand groups live in their own modules
+from esl.cli import esl  # noqa: E402
 from flows.cli import flows  # noqa: E402
 from hotline.cli_tokens import tokens  # noqa: E402
+from router.cli import route  # noqa: E402
 
 cli.add_command(tokens)
+cli.add_command(route)
 cli.add_command(flows)
 cli.add_command(alerts)
+cli.add_command(esl)
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ so the intent stream survives a restart.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -64,6 +66,15 @@ def async_client(settings: Settings, timeout: float = 2.0) -> aioredis.Redis:
     return aioredis.Redis.from_url(redis_url_for(settings), socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to send SIGTERM when the parent dies (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class EmbeddedRedis:
     """A real redis-server child process on a unix socket under the data dir."""
 
@@ -98,7 +109,10 @@ class EmbeddedRedis:
             "--save", "",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A session of its own: Ctrl-C (SIGINT to the terminal's process group) must not stop Redis before
+        # the workers that still use it; serve stops it last. PDEATHSIG: it dies with serve even on SIGKILL.
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
