@@ -1,42 +1,21 @@
 """``hotline alerts``: see the outbox and put a failed alert back in it.
 
-The lead attaches the group: ``cli.add_command(alerts)`` in ``hotline/cli.py``.
 Operator commands see every tenant unless ``--tenant`` narrows them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import click
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
+from rich.table import Table
 
 from alerts.delivery import retry_alert
 from alerts.models import AlertState
 from alerts.queries import list_alerts
-from hotline.cli_support import Failure, console, run_async, settings_or_fail
-from hotline.db import create_engine, is_sqlite, session_factory, upgrade
+from hotline.cli_support import Failure, console, in_transaction, run_async, settings_or_fail
 from hotline.models.base import utcnow
-from hotline.settings import Settings
 
 __all__ = ["alerts"]
-
-T = TypeVar("T")
-
-
-async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """One transaction on the configured database; SQLite is migrated first, as serve does."""
-    engine = create_engine(settings.sql_url)
-    try:
-        if is_sqlite(settings.sql_url):
-            await upgrade(engine)
-        async with session_factory(engine).begin() as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
-
 
 @click.group()
 def alerts() -> None:
@@ -52,7 +31,7 @@ def alerts() -> None:
 def list_(state: str | None, task_id: str | None, tenant: str | None, limit: int) -> None:
     """List alerts, newest first, with their state, attempts and last error."""
     settings = settings_or_fail()
-    rows = run_async(lambda: _with_session(settings, lambda s: list_alerts(
+    rows = run_async(lambda: in_transaction(settings, lambda s: list_alerts(
         s, tenant=tenant, state=AlertState(state) if state else None, task_id=task_id, limit=limit)))
     table = Table("id", "tenant", "task", "lvl", "channel", "to", "state", "tries", "next / sent", "last error")
     for a in rows:
@@ -74,7 +53,7 @@ def retry(alert_id: int) -> None:
         row = await retry_alert(session, alert_id, now=utcnow())
         return f"alert #{row.id} queued again ({row.channel} to {row.address})" if row else None
 
-    done = run_async(lambda: _with_session(settings, work))
+    done = run_async(lambda: in_transaction(settings, work))
     if done is None:
         raise Failure(f"alert #{alert_id} does not exist or is not failed/cancelled; see `hotline alerts list`")
     console.print(done)

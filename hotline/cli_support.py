@@ -14,9 +14,11 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from hotline.settings import Settings, SettingsError, load_settings
 
-__all__ = ["EXIT_USAGE", "Failure", "console", "err_console", "run_async", "settings_or_fail"]
+__all__ = ["EXIT_USAGE", "Failure", "console", "err_console", "in_transaction", "run_async", "settings_or_fail"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -51,3 +53,17 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(factory())
     except (StartupError, RedisUnavailable) as exc:
         raise Failure(str(exc)) from exc
+
+
+async def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One transaction on the configured database; SQLite is migrated first, as serve does."""
+    from hotline.db import create_engine, is_sqlite, session_factory, upgrade
+
+    engine = create_engine(settings.sql_url)
+    try:
+        if is_sqlite(settings.sql_url):
+            await upgrade(engine)
+        async with session_factory(engine).begin() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import click
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.cli_support import Failure, console, run_async, settings_or_fail
-from hotline.db import create_engine, is_sqlite, session_factory, upgrade
-from hotline.settings import Settings
+from hotline.cli_support import Failure, console, in_transaction, run_async, settings_or_fail
 from hotline.tokens import Role, create_token, list_tokens, revoke_token
-
-T = TypeVar("T")
-
-
-async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """One transaction on the configured database; SQLite is migrated first, as serve does."""
-    engine = create_engine(settings.sql_url)
-    try:
-        if is_sqlite(settings.sql_url):
-            await upgrade(engine)
-        async with session_factory(engine).begin() as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
-
 
 @click.group()
 def tokens() -> None:
@@ -43,7 +22,7 @@ def create(tenant: str, role: str, name: str) -> None:
     settings = settings_or_fail()
 
     token, row = run_async(
-        lambda: _with_session(settings, lambda s: create_token(s, tenant, Role(role), name or f"{role}@{tenant}"))
+        lambda: in_transaction(settings, lambda s: create_token(s, tenant, Role(role), name or f"{role}@{tenant}"))
     )
     console.print(f"token #{row.id} for tenant [bold]{tenant}[/], role [bold]{role}[/] (shown once, store it now):")
     click.echo(token)
@@ -54,7 +33,7 @@ def create(tenant: str, role: str, name: str) -> None:
 def list_(tenant: str | None) -> None:
     """List tokens (never the tokens themselves, only their first characters)."""
     settings = settings_or_fail()
-    rows = run_async(lambda: _with_session(settings, lambda s: list_tokens(s, tenant)))
+    rows = run_async(lambda: in_transaction(settings, lambda s: list_tokens(s, tenant)))
     table = Table("id", "tenant", "role", "name", "prefix", "created", "state")
     for r in rows:
         state = "revoked" if r.revoked_at else "active"
@@ -67,6 +46,6 @@ def list_(tenant: str | None) -> None:
 def revoke(token_id: int) -> None:
     """Revoke a token by its id (see `hotline tokens list`)."""
     settings = settings_or_fail()
-    if not run_async(lambda: _with_session(settings, lambda s: revoke_token(s, token_id))):
+    if not run_async(lambda: in_transaction(settings, lambda s: revoke_token(s, token_id))):
         raise Failure(f"no active token #{token_id}; see `hotline tokens list`")
     console.print(f"token #{token_id} revoked")

@@ -33,7 +33,7 @@ async def test_flow_worker_deploys_consumes_and_stops(
         conf_dir=conf, data_dir=tmp_path, database_url=db_url, redis_url=redis_url, node_name="w1"
     )
     sessions = session_factory(engine)
-    async with flow_worker(Runtime(settings, engine, async_redis)):
+    async with flow_worker(Runtime(settings, engine, async_redis, redis_url)):
         await async_redis.xadd(intents_stream(tenant), intent_event(tenant, "w-1").to_fields())
         for _ in range(200):
             async with sessions() as session:

@@ -172,7 +172,7 @@ async def test_the_serve_part_reads_the_stream_and_keeps_figures(engine, async_r
                                                                  tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     (conf / "ivr" / tenant).mkdir(parents=True)
-    runtime = Runtime(Settings(conf_dir=conf, data_dir=tmp_path, redis_url=redis_url), engine, async_redis)
+    runtime = Runtime(Settings(conf_dir=conf, data_dir=tmp_path, redis_url=redis_url), engine, async_redis, redis_url)
     for event in script(tenant)[:2]:
         await async_redis.xadd(pbx_events_stream(tenant), event.to_fields())
     async with stats(runtime):
