@@ -16,6 +16,7 @@ from agi.ami import AmiClient, parse_ami_url
 from agi.effects import AsyncEffects, effects_client
 from agi.fastagi import start_fastagi_server
 from hotline.logs import get_logger
+from hotline.pbx_voice import PbxVoiceRelay
 from hotline.serve import Runtime, StartupError, port_error
 from hotline.yamlconf import ConfigErrors
 from ivr.check import load_intents, load_menus
@@ -29,7 +30,8 @@ log = get_logger(__name__)
 
 
 @asynccontextmanager
-async def asterisk_edge(runtime: Runtime) -> AsyncIterator[None]:
+async def asterisk_edge(runtime: Runtime, *, voice: PbxVoiceRelay | None = None) -> AsyncIterator[None]:
+    """The part; ``voice`` (voice alerts) gets the first AMI connection that has an Asterisk trunk."""
     settings = runtime.settings
     conf = settings.conf_dir
     try:
@@ -54,9 +56,13 @@ async def asterisk_edge(runtime: Runtime) -> AsyncIterator[None]:
         amis = [AmiClient(parse_ami_url(url.strip()), runtime.redis, router=router) for url in urls if url.strip()]
         for ami in amis:
             await ami.start()
+            if voice is not None and voice.ami is None:
+                voice.attach(ami, routing)
         gc.freeze()  # long-lived start-up objects out of the collector's way: full collections were the FastAGI p99
         yield
     finally:
+        if voice is not None:
+            voice.detach()
         if server is not None:
             await server.close()
         for ami in amis:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "FALLBACK_ROUTE",
+    "HOTLINE_ALERT_TEXT",
     "HOTLINE_CALL_ID",
     "HOTLINE_DIAL",
     "HOTLINE_ERROR",
@@ -34,6 +35,9 @@ HOTLINE_CALL_ID = "HOTLINE_CALL_ID"
 HOTLINE_PROBE = "HOTLINE_PROBE"
 #: One word saying what went wrong when ``HOTLINE_OUTCOME`` is ``OUTCOME_ERROR``.
 HOTLINE_ERROR = "HOTLINE_ERROR"
+
+#: The text of a voice alert, on calls Hotline originates into the ``hotline-alerts`` context.
+HOTLINE_ALERT_TEXT = "HOTLINE_ALERT_TEXT"
 
 FALLBACK_ROUTE = "fallback"
 OUTCOME_ERROR = "error"

@@ -135,8 +135,16 @@ def parts() -> list[Part]:
     from flows.recipients import recipients_for
     from flows.worker import flow_worker
     from hotline.call_log import call_log
+    from hotline.pbx_voice import PbxVoiceRelay
 
-    return [call_log, flow_worker, partial(alert_workers, resolver=recipients_for), stats, asterisk_edge]
+    voice = PbxVoiceRelay()  # alerts place calls through the AMI connection the Asterisk edge opens later
+    return [
+        call_log,
+        flow_worker,
+        partial(alert_workers, resolver=recipients_for, originate=voice),
+        stats,
+        partial(asterisk_edge, voice=voice),
+    ]
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:

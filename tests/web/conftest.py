@@ -7,6 +7,7 @@ test makes carries that tenant and is deleted afterwards (never a FLUSHDB).
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from collections.abc import Iterator
@@ -34,15 +35,19 @@ from tests.router.conftest import demo_config, write_conf
 REPO = Path(__file__).resolve().parents[2]
 
 
-def tenant_conf(directory: Path, tenant: str) -> Path:
-    """A copy of ``conf/`` where the ``demo`` tenant is called ``tenant``."""
+def tenant_conf(directory: Path, *tenants: str) -> Path:
+    """A copy of ``conf/`` where the ``demo`` tenant is replaced by one copy of it per name in ``tenants``."""
     conf = directory / "conf"
     shutil.copytree(REPO / "conf", conf)
     for room in ("ivr", "flows"):
-        (conf / room / "demo").rename(conf / room / tenant)
-    write_conf(conf, demo_config(REPO / "conf", tenant))
+        for tenant in tenants:
+            shutil.copytree(conf / room / "demo", conf / room / tenant)
+        shutil.rmtree(conf / room / "demo")
+    routings = [demo_config(REPO / "conf", tenant) for tenant in tenants]
+    write_conf(conf, routings[0].model_copy(update={"tenants": {t: r.tenants[t] for t, r in zip(tenants, routings)}}))
     people = yaml.safe_load((conf / "people.yaml").read_text())
-    people["tenants"] = {tenant: people["tenants"].pop("demo")}
+    demo = people["tenants"].pop("demo")
+    people["tenants"] = {tenant: copy.deepcopy(demo) for tenant in tenants}
     (conf / "people.yaml").write_text(yaml.safe_dump(people, sort_keys=False))
     return conf
 
