@@ -109,7 +109,7 @@ async def _inbound(url: str, count: int) -> str:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     client_redis = aioredis.Redis.from_url(url)
     with tempfile.TemporaryDirectory() as tmp:
-        router = AsyncRouter(client_redis, load_routing_config(write_conf(Path(tmp), [tenant])), node="bench")
+        router = AsyncRouter.from_url(url, load_routing_config(write_conf(Path(tmp), [tenant])), node="bench")
     switch = SimSwitch(free_port())
     await switch.start()
     client = InboundClient("127.0.0.1", switch.port, switch.password, client_redis, tenant=tenant, pbx="bench",
@@ -130,16 +130,18 @@ async def _inbound(url: str, count: int) -> str:
             if i % 200 == 0:
                 await asyncio.sleep(0)
         stream = keys.pbx_events_stream(tenant)
-        while await client_redis.xlen(stream) < count:
+        written = 0
+        while (written := await client_redis.xlen(stream)) < count and time.perf_counter() - started < 120:
             await asyncio.sleep(0.005)
         wall = time.perf_counter() - started
     finally:
         await client.close()
         await switch.stop()
         await client_redis.aclose()
+        await router.client.aclose()
         _cleanup(url, [tenant])
-    return f"| inbound events → Redis stream | {count / wall:,.0f} events/s | {count} events in {wall:.2f} s | " \
-           f"{client.dropped} dropped |"
+    return (f"| inbound events → Redis stream | {written / wall:,.0f} events/s | {written} of {count} events in "
+            f"{wall:.2f} s, {client.sessions} session(s) | {client.dropped} dropped |")
 
 
 def main() -> None:

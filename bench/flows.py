@@ -9,7 +9,8 @@ fresh database: a SQLite file in a temp dir, and a new PostgreSQL database
 
 Measured, on each backend:
 - intake, per-event commits: events read from the stream 100 at a time, one
-  transaction per event (the worst case: a quiet stream);
+  transaction per event (the worst case: a quiet stream); on PostgreSQL also
+  with ``--consumers`` members of the group at once, each on its own connection;
 - intake, batched: the real stream handler, one transaction per batch of 500;
 - full lives, batched: tickets of 5,000 (supervisor, manager, head, apply,
   revisit, close = 5 actions each) driven step by step, each step for 500
@@ -70,13 +71,14 @@ async def _drain(
 
 
 async def intake_per_event(
-    sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int
+    sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int, consumers: int = 1
 ) -> float:
+    """One transaction per event; ``consumers`` members of the group, each on its own connection."""
     tenant = f"b{uuid.uuid4().hex[:8]}"
     await setup_demo(sessions, tenant)
     await _stream(redis, tenant, n)
-    consumer = StreamConsumer(redis, intents_stream(tenant), "flows", "bench", batch=100, block_ms=10)
-    await ensure_group(redis, consumer.stream, "flows")
+    stream = intents_stream(tenant)
+    await ensure_group(redis, stream, "flows")
     catalogs = CatalogCache(ttl_s=1.0)
 
     async def handle(entries: list[Entry]) -> None:
@@ -87,7 +89,20 @@ async def intake_per_event(
                     session, tenant, [IntentEvent.from_fields(entry.fields)], catalog=catalog, now=utcnow()
                 )
 
-    return n / await _drain(consumer, handle, n)
+    batch = max(1, min(100, n // (consumers * 4)))  # small reads, so every consumer gets work
+    group = [
+        StreamConsumer(redis, stream, "flows", f"bench{i}", batch=batch, block_ms=10) for i in range(consumers)
+    ]
+    done = 0
+
+    async def run(consumer: StreamConsumer) -> None:
+        nonlocal done
+        while done < n:
+            done += await consumer.run_once(handle)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(run(c) for c in group))
+    return n / (time.perf_counter() - start)
 
 
 async def intake_batched(
@@ -202,13 +217,17 @@ async def spiff_lives(dsn: str, seconds: float) -> float | str:
     return done / (time.perf_counter() - start)
 
 
-async def _backend(url: str, redis: aioredis.Redis, seconds: float) -> dict[str, Any]:
+async def _backend(url: str, redis: aioredis.Redis, seconds: float, consumers: int) -> dict[str, Any]:
     engine = create_engine(url, pool_size=10) if url.startswith("postgresql") else create_engine(url)
     await upgrade(engine)
     sessions = session_factory(engine)
     out: dict[str, Any] = {}
     scale = seconds / 3
     out["intake_per_event_commit"] = await intake_per_event(sessions, redis, int(1500 * scale))
+    if consumers > 1 and url.startswith("postgresql"):  # SQLite has one writer at a time
+        out[f"intake_per_event_commit_{consumers}_consumers"] = await intake_per_event(
+            sessions, redis, int(1500 * scale), consumers
+        )
     out["intake_batched"] = (await intake_batched(sessions, redis, int(20000 * scale)))[0]
     out["lives_batched"] = await lives(sessions, redis, int(2000 * scale), per=BATCH)
     out["lives_one_action_per_tx"] = await lives(sessions, redis, int(200 * scale), per=1)
@@ -221,11 +240,14 @@ async def main() -> None:
     parser.add_argument("--pg", help="PostgreSQL server URL (a fresh database is created on it)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seconds", type=float, default=3.0, help="rough length of each run")
+    parser.add_argument(
+        "--consumers", type=int, default=4, help="PostgreSQL per-event run: also with this many consumers"
+    )
     args = parser.parse_args()
     redis = aioredis.Redis.from_url(args.redis)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = await _backend(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", redis, args.seconds)
+        results["sqlite"] = await _backend(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", redis, args.seconds, 1)
     if args.pg:
         name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
         admin = make_url(args.pg).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -233,7 +255,7 @@ async def main() -> None:
         await conn.execute(f'CREATE DATABASE "{name}"')
         try:
             url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
-            results["postgres"] = await _backend(url, redis, args.seconds)
+            results["postgres"] = await _backend(url, redis, args.seconds, args.consumers)
             dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
             results["postgres"]["spiffworkflow_lives"] = await spiff_lives(dsn, args.seconds)
         finally:

@@ -57,6 +57,7 @@ from hotline.keys import pbx_events_stream
 from hotline.logs import get_logger
 from hotline.pbx_events import STREAM_MAXLEN, PbxEvent, PbxEventKind
 from hotline.yamlconf import ConfigErrors
+from router.decision import RouterError
 
 __all__ = ["SUBSCRIPTION", "EslUnavailable", "InboundClient", "OriginateResult", "esl_inbound"]
 
@@ -285,33 +286,42 @@ class InboundClient:
             batch = [await self.events.get()]
             while not self.events.empty() and len(batch) < 500:
                 batch.append(self.events.get_nowait())
-            while True:
-                try:
-                    async with self.redis.pipeline(transaction=False) as pipe:
-                        for event in batch:
-                            pipe.xadd(pbx_events_stream(event.tenant), event.to_fields(), maxlen=STREAM_MAXLEN,
-                                      approximate=True)
-                        await pipe.execute()
-                    break
-                except (RedisError, OSError) as exc:
-                    log.warning("cannot write PBX events; retrying", pbx=self.pbx, count=len(batch), error=str(exc))
-                    await asyncio.sleep(1.0)
-            for event in batch:
-                if event.kind is PbxEventKind.HANGUP and self.release is not None and event.call_id:
-                    await self._release(event)
+            try:
+                await self._write(batch)
+            except Exception:  # a bug must not stop every later event: log it with its traceback, go on
+                log.exception("PBX events lost", pbx=self.pbx, count=len(batch))
+
+    async def _write(self, batch: list[PbxEvent]) -> None:
+        while True:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for event in batch:
+                        pipe.xadd(pbx_events_stream(event.tenant), event.to_fields(), maxlen=STREAM_MAXLEN,
+                                  approximate=True)
+                    await pipe.execute()
+                break
+            except (RedisError, OSError) as exc:
+                log.warning("cannot write PBX events; retrying", pbx=self.pbx, count=len(batch), error=str(exc))
+                await asyncio.sleep(1.0)
+        for event in batch:
+            if event.kind is PbxEventKind.HANGUP and self.release is not None and event.call_id:
+                await self._release(event)
 
     async def _release(self, event: PbxEvent) -> None:
         assert self.release is not None
         try:
             await asyncio.wait_for(self.release(event.tenant, event.call_id), self.command_timeout)
-        except (RedisError, OSError, TimeoutError) as exc:  # the lease lapses on its own TTL
+        except (RouterError, RedisError, OSError, TimeoutError) as exc:  # the lease lapses on its own TTL
             log.warning("lease release after hang-up failed", tenant=event.tenant, call_id=event.call_id,
                         error=repr(exc))
 
 
 @asynccontextmanager
 async def esl_inbound(runtime: Any) -> AsyncIterator[None]:
-    """``hotline serve`` part: the event client while ``fs_event_host`` is set; ``runtime.freeswitch`` is it."""
+    """``hotline serve`` part: the event client while ``fs_event_host`` is set; ``runtime.freeswitch`` is it.
+
+    Uses ``runtime.redis`` for the event stream and a router on ``runtime.redis_url`` for lease releases.
+    """
     from router.aio import AsyncRouter
     from router.check import load_routing_config
 
@@ -321,19 +331,22 @@ async def esl_inbound(runtime: Any) -> AsyncIterator[None]:
         log.info("FreeSWITCH event client off (fs_event_host unset)")
         yield
         return
-    release: Release | None = None
-    try:
-        release = AsyncRouter(runtime.redis, load_routing_config(settings.conf_dir), node=settings.node_name).release
+    router: AsyncRouter | None = None
+    try:  # its own client: the router cancels slow calls, which must not happen on the shared one
+        router = AsyncRouter.from_url(runtime.redis_url, load_routing_config(settings.conf_dir),
+                                      node=settings.node_name)
     except ConfigErrors as exc:
         log.error("routing config unusable; hang-ups will not release leases (they lapse)", error=str(exc))
     if settings.fs_password is None:
         log.warning("HOTLINE_FS_PASSWORD unset; using FreeSWITCH's default event socket password")
     password = settings.fs_password.get_secret_value() if settings.fs_password else "ClueCon"
     client = InboundClient(settings.fs_event_host, settings.fs_event_port, password, runtime.redis,
-                           tenant=settings.fs_tenant, pbx=settings.fs_name, release=release)
+                           tenant=settings.fs_tenant, pbx=settings.fs_name, release=router and router.release)
     await client.start()
     runtime.freeswitch = client
     try:
         yield
     finally:
         await client.close()
+        if router is not None:
+            await router.client.aclose()

@@ -54,9 +54,11 @@ def serve_call(sock: Any, edge: Any) -> None:
         except (IvrError, RouterError) as exc:
             log.error("call handed back to the dialplan", error=str(exc))
         finally:
-            if routed.decision is not None and not routed.keep_lease:
-                edge.router.release(tenant, ch.uuid)
-            ch.close()
+            try:
+                if routed.decision is not None and not routed.keep_lease:
+                    edge.router.release(tenant, ch.uuid)
+            finally:
+                ch.close()
 
 
 def _drive(ch: Channel, edge: Any, tenant: str, menu: str, routed: Routed) -> None:

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows import engine
 from flows.errors import ActionRefused, BadAction, Conflict, Forbidden, InvalidFields, NotFound
 from flows.fields import coerce_fields
-from flows.models import OPEN_TASK_STATES, EventKind, Task, TaskState, Ticket, TicketState
+from flows.models import OPEN_TASK_STATES, EventKind, FlowVersion, Task, TaskState, Ticket, TicketState
 from flows.nodes import Behaviour
-from flows.versions import definitions
+from flows.versions import definitions_by_digest
 from flows.workspace import PresenceSource, TaskRec, TicketDraft, Workspace
 from hotline.tokens import Role
 
@@ -127,19 +127,20 @@ def _body(request: ActionRequest) -> Any:
 
 async def _lock(session: AsyncSession, tenant: str, task_ids: list[int]) -> dict[int, TicketDraft]:
     """Lock the tickets of these tasks (bumping their version) and read them."""
-    t = Ticket.__table__
+    t, v = Ticket.__table__, FlowVersion.__table__
     owners = select(Task.__table__.c.ticket_id).where(
         Task.__table__.c.tenant == tenant, Task.__table__.c.id.in_(task_ids)
     )
+    digest = select(v.c.digest).where(v.c.id == t.c.flow_version_id).scalar_subquery().label("flow_digest")
     rows = (
         await session.execute(
             t.update()
             .where(t.c.tenant == tenant, t.c.id.in_(owners))
             .values(version=t.c.version + 1)
-            .returning(*t.c)
+            .returning(*t.c, digest)
         )
     ).all()
-    flows = await definitions(session, [r.flow_version_id for r in rows])
+    flows = await definitions_by_digest(session, {r.flow_version_id: r.flow_digest for r in rows})
     return {
         r.id: TicketDraft(
             tenant=r.tenant,
@@ -197,6 +198,10 @@ class _Run:
         self.actor = actor
         self.tasks = tasks
         self.by_id = {k.id: k for k in tasks}
+        self._of_ticket: dict[int, list[TaskRec]] = {}
+        for k in tasks:
+            self._of_ticket.setdefault(id(k.ticket), []).append(k)
+        self._indexed = 0  # how many of ``ws.tasks`` are in ``_of_ticket`` already
         self.changed: dict[int, TicketDraft] = {}
 
     def _allow(self, ticket: TicketDraft, what: str) -> None:
@@ -219,8 +224,8 @@ class _Run:
     def _siblings(self, task: TaskRec) -> list[TaskRec]:
         return [
             k
-            for k in self._all_tasks()
-            if k.ticket is task.ticket and k.node == task.node and k.step == task.step and k is not task
+            for k in self._ticket_tasks(task.ticket)
+            if k.node == task.node and k.step == task.step and k is not task
         ]
 
     def _finish(self, task: TaskRec, state: TaskState, outcome: str | None) -> None:
@@ -228,9 +233,18 @@ class _Run:
         if self.actor.person:
             task.ticket.actors[task.node] = self.actor.person
 
-    def _all_tasks(self) -> list[TaskRec]:
-        """Tasks loaded for the locked tickets plus those made earlier in this transaction."""
-        return self.tasks + [k for k in self.ws.tasks if k.id is None]
+    def _ticket_tasks(self, ticket: TicketDraft) -> list[TaskRec]:
+        """The ticket's tasks: loaded with it, plus those made earlier in this transaction.
+
+        Indexed by ticket (new tasks as they appear in ``ws.tasks``), so a bulk
+        call stays linear in the number of requests.
+        """
+        made = self.ws.tasks
+        for k in made[self._indexed :]:
+            if k.id is None:
+                self._of_ticket.setdefault(id(k.ticket), []).append(k)
+        self._indexed = len(made)
+        return self._of_ticket.get(id(ticket), [])
 
     def _cancel_tasks(self, tasks: Sequence[TaskRec]) -> list[str | None]:
         gone = [k for k in tasks if k.state in _LIVE]
@@ -394,7 +408,7 @@ class _Run:
         ticket = task.ticket
         if ticket.state is not TicketState.OPEN:
             raise Conflict(f"ticket {ticket.id} is {ticket.state}")
-        self._cancel_tasks([k for k in self._all_tasks() if k.ticket is ticket])
+        self._cancel_tasks(list(self._ticket_tasks(ticket)))
         ticket.state, ticket.closed_at, ticket.updated_at = TicketState.CANCELLED, self.ws.now, self.ws.now
         self.ws.event(
             ticket,

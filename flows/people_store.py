@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.directory import Directory, TenantPeople, Unit
@@ -30,25 +30,24 @@ log = get_logger(__name__)
 
 
 async def load_directory(session: AsyncSession, tenant: str) -> Directory:
-    """The tenant's people and units as stored (empty when none were loaded)."""
+    """The tenant's people and units as stored (empty when none were loaded); one round trip."""
     p, u = Person.__table__.c, OrgUnit.__table__.c
-    units = {
-        r.key: Unit(r.key, r.name, r.parent, r.manager)
-        for r in (
-            await session.execute(select(u.key, u.name, u.parent, u.manager).where(u.tenant == tenant))
-        ).all()
-    }
-    people = {
-        r.key: DirPerson(r.key, r.name, r.unit, tuple(r.roles), r.phone, r.email, r.wecom, r.active)
-        for r in (
-            await session.execute(
-                select(p.key, p.name, p.unit, p.roles, p.phone, p.email, p.wecom, p.active).where(
-                    p.tenant == tenant
-                )
+    people = select(
+        literal("p").label("src"), p.key, p.name, p.unit, p.roles, p.phone, p.email, p.wecom, p.active,
+        null().label("manager"),
+    ).where(p.tenant == tenant)
+    units = select(
+        literal("u"), u.key, u.name, u.parent, null(), null(), null(), null(), null(), u.manager
+    ).where(u.tenant == tenant)
+    found: dict[str, dict] = {"p": {}, "u": {}}
+    for r in (await session.execute(union_all(people, units))).all():
+        if r.src == "p":
+            found["p"][r.key] = DirPerson(
+                r.key, r.name, r.unit, tuple(r.roles), r.phone, r.email, r.wecom, r.active
             )
-        ).all()
-    }
-    return Directory(people, units)
+        else:
+            found["u"][r.key] = Unit(r.key, r.name, r.unit, r.manager)
+    return Directory(found["p"], found["u"])
 
 
 def _digest(org: TenantPeople) -> str:

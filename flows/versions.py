@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +36,7 @@ __all__ = [
     "Deployed",
     "VersionInfo",
     "definitions",
+    "definitions_by_digest",
     "deploy",
     "latest_versions",
     "viewable_versions",
@@ -96,6 +97,16 @@ async def definitions(session: AsyncSession, version_ids: Iterable[int]) -> dict
         return {}
     c = FlowVersion.__table__.c
     digests = dict((await session.execute(select(c.id, c.digest).where(c.id.in_(ids)))).all())
+    return await definitions_by_digest(session, digests)
+
+
+async def definitions_by_digest(session: AsyncSession, digests: Mapping[int, str]) -> dict[int, FlowDef]:
+    """The definitions of versions whose digests the caller already read (version id → digest).
+
+    Parsed definitions are content-addressed, so only versions never parsed in
+    this process cost a query.
+    """
+    c = FlowVersion.__table__.c
     out = {i: flow for i, d in digests.items() if (flow := _parsed.get(d)) is not None}
     missing = [i for i in digests if i not in out]
     if missing:

@@ -36,9 +36,11 @@ from flows.models import (
     TicketState,
 )
 from flows.people_store import load_directory
+from hotline.logs import get_logger
 
 __all__ = ["EventRec", "PresenceSource", "TaskRec", "TicketDraft", "Workspace"]
 
+log = get_logger(__name__)
 PresenceSource = Callable[[], Awaitable[frozenset[str]]]
 _TICKET_COLUMNS = (
     "state",
@@ -338,8 +340,15 @@ class Workspace:
         Both calls are idempotent and run in this transaction, so a ticket and
         its escalation commit (or roll back) together.
         """
+        unplanned: list[int | None] = []
         for task in new + changed:
             was_open = task.was[1] in OPEN_TASK_STATES
+            if not task.warning_plan:
+                # ``escalate_task`` stores nothing for a plan without levels, so the engine never
+                # started an escalation for this task: there is nothing to start or to settle.
+                if was_open and not task.is_open and task.state is not TaskState.WAITING:
+                    unplanned.append(task.id)
+                continue
             if task.state is TaskState.PENDING and task.activated_at and task.sla_s and not was_open:
                 await escalate_task(
                     self.session, tenant=self.tenant, task_id=task.id, started_at=task.activated_at,
@@ -350,6 +359,13 @@ class Workspace:
                 )
             elif was_open and not task.is_open and task.state is not TaskState.WAITING:
                 await settle_task(self.session, self.tenant, task.id, reason=f"task {task.state}")
+        if unplanned:
+            log.info(
+                "no escalation to stop",
+                tenant=self.tenant,
+                task_ids=unplanned,
+                why="the tasks' nodes have no warning levels, so none was started",
+            )
 
     def _load_deltas(self) -> dict[str, int]:
         deltas: dict[str, int] = {}

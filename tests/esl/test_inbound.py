@@ -72,8 +72,8 @@ async def test_subscribes_and_puts_normalized_events_on_the_tenant_stream(switch
     assert events[4].raw["Hangup-Cause"] == "USER_BUSY"
 
 
-async def test_hangup_releases_the_calls_lease(switch, async_redis, tmp_path, tenant):
-    router = AsyncRouter(async_redis, load_routing_config(write_conf(tmp_path, [tenant])), node="test")
+async def test_hangup_releases_the_calls_lease(switch, async_redis, redis_url, tmp_path, tenant):
+    router = AsyncRouter.from_url(redis_url, load_routing_config(write_conf(tmp_path, [tenant])), node="test")
     await router.load()
     decision = await router.decide(tenant, "billing", "c-9", pbx="fs1")
     assert await async_redis.hget(keys.route_calls(tenant), "c-9") is not None
@@ -90,6 +90,7 @@ async def test_hangup_releases_the_calls_lease(switch, async_redis, tmp_path, te
             await asyncio.sleep(0.02)
     finally:
         await client.close()
+        await router.client.aclose()
     assert event.tenant == tenant and decision.name == "primary"
     assert await async_redis.hget(keys.route_calls(tenant), "c-9") is None
 
@@ -185,10 +186,10 @@ async def _sessions(client: InboundClient, count: int) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_serve_part_is_off_without_a_host_and_runs_the_client_with_one(switch, async_redis, tmp_path, tenant,
-                                                                           monkeypatch):
+async def test_serve_part_is_off_without_a_host_and_runs_the_client_with_one(switch, async_redis, redis_url, tmp_path,
+                                                                           tenant, monkeypatch):
     conf = write_conf(tmp_path, [tenant])
-    runtime = SimpleNamespace(settings=load_settings(conf), redis=async_redis)
+    runtime = SimpleNamespace(settings=load_settings(conf), redis=async_redis, redis_url=redis_url)
     async with esl_inbound(runtime):
         assert runtime.freeswitch is None
     monkeypatch.setenv("HOTLINE_FS_PASSWORD", switch.password)
@@ -196,3 +197,20 @@ async def test_serve_part_is_off_without_a_host_and_runs_the_client_with_one(swi
     async with esl_inbound(runtime):
         await asyncio.wait_for(runtime.freeswitch.connected.wait(), 3)
         assert "is ready" in (await runtime.freeswitch.api("status"))
+
+
+async def test_hangup_of_a_tenant_the_router_does_not_know_is_logged_and_events_go_on(switch, async_redis, redis_url,
+                                                                                     tmp_path, tenant):
+    router = AsyncRouter.from_url(redis_url, load_routing_config(write_conf(tmp_path, [tenant])), node="test")
+    client = client_for(switch, async_redis, tenant, release=router.release)
+    await client.start()
+    try:
+        await asyncio.wait_for(client.connected.wait(), 3)
+        await switch.emit("CHANNEL_HANGUP_COMPLETE", [("Unique-ID", "x-1"), ("variable_hotline_tenant", "nobody")])
+        await switch.emit("CHANNEL_CREATE", [("Unique-ID", "x-2")])
+        [event] = await stream(async_redis, tenant, 1)
+    finally:
+        await client.close()
+        await router.client.aclose()
+        await async_redis.delete(keys.pbx_events_stream("nobody"))
+    assert event.call_id == "x-2"

@@ -1,7 +1,8 @@
 """Web fixtures: the shipped demo configuration under the test's own tenant, served by the API fixture.
 
 The demo's routing, IVR menus, flows and people are copied into a scratch
-conf dir with ``demo`` renamed to the test's tenant, so every Redis key the
+conf dir with ``demo`` renamed to the test's tenant (or copied once per tenant,
+for the module's ``hotline serve`` in test_browser.py), so every Redis key the
 test makes carries that tenant and is deleted afterwards (never a FLUSHDB).
 """
 
@@ -97,7 +98,7 @@ async def open_ticket(sessions: async_sessionmaker[AsyncSession], tenant: str) -
                          outcome_node="reduction-queue", trajectory=[
                              [0, "enter", "main", "welcome", "play"], [4000, "enter", "main", "main", "menu"],
                              [6000, "keys", "main", "main", "2"], [6100, "enter", "main", "amount", "collect"],
-                             [12000, "keys", "main", "amount", "500#"],
+                             [12000, "keys", "main", "amount", "500"],
                              [12100, "set", "main", "reduction", "fee_reduction", {"amount": 500}]]))
     async with sessions() as session:
         ticket_id = (await session.execute(select(Ticket.id).where(Ticket.tenant == tenant))).scalar_one()

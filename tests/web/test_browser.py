@@ -1,71 +1,199 @@
-"""The pages in a real browser (Debian's chromium driven by Playwright): log in, watch, change, approve, deploy.
+"""The pages in a real browser (Debian's chromium driven by Playwright) against a real ``hotline serve``.
 
-One test runs against a real ``hotline serve`` subprocess; the others use the
-in-process API server (same app, same middlewares) so they can set up tickets
-and routing directly. Screenshots go to tests/artifacts/. A page that logs a
-script error or a CSP violation fails its test. If chromium is missing the
-tests fail (``.ci/run`` installs it); they never skip.
+Strategy: one ``hotline serve`` subprocess per module (starting one takes
+seconds), on a copy of the demo conf with one tenant per test, so each test
+has its own routing, flows, people, tokens, rows and Redis keys, and reaches
+serve only the way production does: HTTP and WebSocket from the browser,
+FastAGI from the simulated Asterisk, PBX events on the Redis stream, and the
+``hotline`` CLI (tokens, ``route status``). Serve uses a fresh PostgreSQL
+database when ``HOTLINE_TEST_POSTGRES_URL`` is set, else a SQLite file.
+Screenshots go to tests/artifacts/. A page that logs a script error or a CSP
+violation fails its test. If chromium is missing the tests fail (``.ci/run``
+installs it); they never skip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+import redis
 import redis.asyncio as aioredis
-from playwright.async_api import Page, async_playwright, expect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy.engine import make_url
 
-from api.stats.consumer import StatsRecorder
-from api.stats.offers import TrunkMatcher
-from hotline.db import create_engine, session_factory, upgrade
+from hotline.db import create_engine, session_factory
 from hotline.keys import pbx_events_stream
 from hotline.models import Call
 from hotline.pbx_events import PbxEvent, PbxEventKind
-from hotline.streams import Entry
-from hotline.tokens import Role, create_token
+from hotline.tokens import Role
 from router.aio import AsyncRouter
 from router.check import load_routing_config
-from tests.flows.helpers import setup_demo
-from tests.hotline.test_serve import env_for, wait_healthy
-from tests.web.conftest import open_ticket, tenant_conf
+from tests.hotline.test_serve import HOTLINE, env_for, wait_healthy
+from tests.sim.asterisk_agi import AsteriskChannel, Caller, call_fastagi
+from tests.sql_fixtures import POSTGRES_URL, _pg_exec
+from tests.web.conftest import tenant_conf
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-HOTLINE = [sys.executable, "-m", "hotline"]
+CLI_TIMEOUT_S = 60
+
+
+# -- one real `hotline serve` for the module ---------------------------------------------------------------
+
+
+@dataclass
+class Serve:
+    """The running ``hotline serve`` and how to reach it; ``tenants`` maps each test's node id to its tenant."""
+
+    base: str
+    agi_port: int
+    env: dict[str, str]
+    cwd: Path
+    conf: Path
+    db_url: str
+    tenants: dict[str, str]
+    bystander: str  # a tenant no test acts on: what a test does must not show there
+
+
+@dataclass
+class Site:
+    """The module's serve as one test sees it: through a tenant no other test uses."""
+
+    serve: Serve
+    tenant: str
+
+    @property
+    def base(self) -> str:
+        return self.serve.base
+
+    async def hotline(self, *args: str) -> str:
+        """Run a ``hotline`` CLI command beside serve (same settings) and return its stdout; it must succeed."""
+        proc = await asyncio.create_subprocess_exec(*HOTLINE, *args, env=self.serve.env, cwd=self.serve.cwd,
+                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), CLI_TIMEOUT_S)
+        assert proc.returncode == 0, f"hotline {' '.join(args)} exited {proc.returncode}: {err.decode()}"
+        return out.decode()
+
+    async def tokens(self, *people: tuple[Role, str]) -> list[str]:
+        """One token per (role, person), made with ``hotline tokens create`` as an operator does (concurrently)."""
+        outputs = await asyncio.gather(*(self.hotline("tokens", "create", "--tenant", self.tenant, "--role", role,
+                                                      "--name", name) for role, name in people))
+        return [out.strip().splitlines()[-1] for out in outputs]
+
+    async def get(self, path: str, token: str) -> Any:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as http, http.get(self.base + path, headers=auth) as resp:
+            assert resp.status == 200, f"GET {path}: {resp.status} {await resp.text()}"
+            return await resp.json()
+
+
+def _fresh_database(request: pytest.FixtureRequest, root: Path) -> tuple[str, Callable[[], None]]:
+    """A new PostgreSQL database (a clone of the migrated template) when the run has one, else a SQLite file;
+    and how to drop it."""
+    if not POSTGRES_URL:
+        return f"sqlite+aiosqlite:///{root / 'data' / 'hotline.sqlite3'}", lambda: None
+    template, name = request.getfixturevalue("pg_template"), f"hotline_web_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_exec(POSTGRES_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    return url, lambda: asyncio.run(_pg_exec(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="module")
+def hotline_serve(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  redis_url: str) -> Iterator[Serve]:
+    """``hotline serve`` on the demo conf copied once per test of this module, the test Redis and a fresh database."""
+    tenants = {item.nodeid: f"w{uuid.uuid4().hex[:10]}" for item in request.session.items
+               if item.module is request.module}
+    bystander = f"w{uuid.uuid4().hex[:10]}"
+    root = tmp_path_factory.mktemp("serve")
+    (root / "data").mkdir()
+    conf = tenant_conf(root, *tenants.values(), bystander)
+    db_url, drop_database = _fresh_database(request, root)
+    env = env_for(root / "data", HOTLINE_CONF_DIR=str(conf), HOTLINE_REDIS_URL=redis_url, HOTLINE_DATABASE_URL=db_url,
+                  HOTLINE_NODE_NAME="web-test", COLUMNS="200")
+    log = root / "serve.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([*HOTLINE, "serve"], env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        try:
+            wait_healthy(proc, int(env["HOTLINE_HTTP_PORT"]))
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{_tail(log)}") from None
+        yield Serve(f"http://127.0.0.1:{env['HOTLINE_HTTP_PORT']}", int(env["HOTLINE_AGI_PORT"]), env, root, conf,
+                    db_url, tenants, bystander)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # the returncode check below reports it
+            proc.wait()
+        client = redis.Redis.from_url(redis_url)  # serve reads these tenants' streams until it stops
+        for tenant in (*tenants.values(), bystander):
+            stale = list(client.scan_iter(match=f"hotline:{{{tenant}}}:*"))
+            if stale:
+                client.delete(*stale)
+        client.close()
+        drop_database()
+    assert proc.returncode == 0, _tail(log)
+    assert "worker crashed" not in log.read_text(), _tail(log)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """SQLite only: these tests are about pages; the SQL behind them is tested on every backend elsewhere."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
+def site(hotline_serve: Serve, request: pytest.FixtureRequest) -> Site:
+    return Site(hotline_serve, hotline_serve.tenants[request.node.nodeid])
+
+
+# -- the browser --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A fresh chromium page; script errors and CSP violations on it fail the test."""
+async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)")
-    problems: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def new_tab(browser: Browser) -> AsyncIterator[Callable[[], Awaitable[Page]]]:
+    """Opens a page in a context of its own (its own cookies); script errors and CSP violations fail the test."""
+    problems: list[str] = []
+
+    async def open_tab() -> Page:
         context = await browser.new_context(viewport={"width": 1280, "height": 860})
         tab = await context.new_page()
         tab.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
         tab.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-        yield tab
-        await browser.close()
+        return tab
+
+    yield open_tab
     assert not [p for p in problems if "Failed to load resource" not in p], problems
+
+
+@pytest.fixture
+async def page(new_tab: Callable[[], Awaitable[Page]]) -> Page:
+    return await new_tab()
 
 
 async def shot(tab: Page, name: str) -> None:
@@ -81,86 +209,64 @@ async def log_in(tab: Page, base: str, token: str, path: str = "/") -> None:
     await expect(tab.locator("header .who")).to_be_visible()
 
 
-async def new_token(sessions: async_sessionmaker[AsyncSession], tenant: str, role: Role, name: str) -> str:
-    async with sessions.begin() as session:
-        token, _ = await create_token(session, tenant, role, name)
-    return token
+async def queue_join(redis_url: str, tenant: str, call_id: str) -> None:
+    """A caller joins the billing queue, as the PBX edge reports it on the tenant's event stream."""
+    client = aioredis.Redis.from_url(redis_url)
+    join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id=call_id, ts=time.time(),
+                    queue="billing")
+    await client.xadd(pbx_events_stream(tenant), join.to_fields())
+    await client.aclose()
 
 
-# -- a real `hotline serve` -----------------------------------------------------------------------------
+# -- the scenarios -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def served(tmp_path: Path, tenant: str, redis_url: str) -> Iterator[dict[str, Any]]:
-    """``hotline serve`` on the tenant's demo conf, the test Redis and a SQLite file made (and seeded) first."""
-    conf, data = tenant_conf(tmp_path, tenant), tmp_path / "data"
-    data.mkdir()
-    url = f"sqlite+aiosqlite:///{data / 'hotline.sqlite3'}"
-
-    async def seed() -> str:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-            sessions = session_factory(engine)
-            started = datetime.now(UTC) - timedelta(minutes=30)
-            async with sessions.begin() as session:
-                for i, path in enumerate((["welcome", "main", "bill", "billing"], ["welcome", "main", "amount"],
-                                          ["welcome", "main", "agent"], ["welcome"])):
-                    steps = [[n * 900, "enter", "main", node, ""] for n, node in enumerate(path)]
-                    abandoned = path[-1] in ("amount", "welcome")
-                    if abandoned:
-                        steps.append([len(path) * 900, "abandon", "main", path[-1], ""])
-                    session.add(Call(tenant=tenant, call_id=f"seed-{i}", caller="555", menu="main", started_at=started,
-                                     outcome="abandoned" if abandoned else "routed", outcome_node=path[-1],
-                                     trajectory=steps))
-            return await new_token(sessions, tenant, Role.ADMIN, "ada")
-        finally:
-            await engine.dispose()
-
-    token = asyncio.run(seed())
-    env = env_for(data, HOTLINE_CONF_DIR=str(conf), HOTLINE_REDIS_URL=redis_url, HOTLINE_NODE_NAME="web-test")
-    proc = subprocess.Popen([*HOTLINE, "serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+async def seed_calls(db_url: str, tenant: str) -> None:
+    """Four finished calls for the IVR map: two abandoned (at amount, at welcome), two routed."""
+    engine = create_engine(db_url)
+    started = datetime.now(UTC) - timedelta(minutes=30)
     try:
-        wait_healthy(proc, int(env["HOTLINE_HTTP_PORT"]))
-        yield {"base": f"http://127.0.0.1:{env['HOTLINE_HTTP_PORT']}", "token": token, "conf": conf}
+        async with session_factory(engine).begin() as session:
+            for i, path in enumerate((["welcome", "main", "bill", "billing"], ["welcome", "main", "amount"],
+                                      ["welcome", "main", "agent"], ["welcome"])):
+                steps = [[n * 900, "enter", "main", node, ""] for n, node in enumerate(path)]
+                abandoned = path[-1] in ("amount", "welcome")
+                if abandoned:
+                    steps.append([len(path) * 900, "abandon", "main", path[-1], ""])
+                session.add(Call(tenant=tenant, call_id=f"seed-{i}", caller="555", menu="main", started_at=started,
+                                 outcome="abandoned" if abandoned else "routed", outcome_node=path[-1],
+                                 trajectory=steps))
     finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err.decode()[-2000:]
+        await engine.dispose()
 
 
-async def test_on_a_real_serve_the_routing_board_follows_a_call(page: Page, served: dict[str, Any], tenant: str,
-                                                                redis_url: str) -> None:
-    router = AsyncRouter.from_url(redis_url, load_routing_config(served["conf"]), node="edge-1")
-    await router.load()
+async def test_the_routing_board_follows_a_call_and_the_ivr_map_counts_calls(page: Page, site: Site,
+                                                                              redis_url: str) -> None:
+    [token], _ = await asyncio.gather(site.tokens((Role.ADMIN, "ada")), seed_calls(site.serve.db_url, site.tenant))
+    router = AsyncRouter.from_url(redis_url, load_routing_config(site.serve.conf), node="edge-1")
     try:
-        await page.goto(served["base"] + "/routing")
+        await page.goto(site.base + "/routing")
         assert "/login" in page.url
         await shot(page, "login")
-        await log_in(page, served["base"], served["token"], path=page.url.removeprefix(served["base"]))
+        await log_in(page, site.base, token, path=page.url.removeprefix(site.base))
         assert page.url.endswith("/routing")
         primary = page.locator("#targets tr[data-target=primary]")
         await expect(page.locator("#ws-state")).to_have_text("live")
         await expect(primary.locator(".in-use")).to_have_text("0")
 
         started = time.monotonic()
-        decision = await router.decide(tenant, "billing", "call-1", pbx="ast-1")
+        decision = await router.decide(site.tenant, "billing", "call-1", pbx="ast-1")
         assert decision.name == "primary"
         await expect(primary.locator(".in-use")).to_have_text("1", timeout=2000)
         assert time.monotonic() - started < 1.5
         await expect(page.locator("#diversion")).to_contain_text("Diversion level 0")
         await shot(page, "routing-board-call-in-progress")
-        await router.release(tenant, "call-1")
+        await router.release(site.tenant, "call-1")
         await expect(primary.locator(".in-use")).to_have_text("0", timeout=2000)
-        client = aioredis.Redis.from_url(redis_url)  # serve's stats part turns PBX events into live figures
-        join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
-                        queue="billing")
-        await client.xadd(pbx_events_stream(tenant), join.to_fields())
-        await client.aclose()
+        await queue_join(redis_url, site.tenant, "c1")  # serve's stats part turns PBX events into live figures
         await expect(page.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1")
 
-        await page.goto(served["base"] + "/ivr")
+        await page.goto(site.base + "/ivr")
         await expect(page.locator("#ivr-graph svg g.node")).to_have_count(8)
         await expect(page.locator("#ivr-nodes tr[data-node=welcome] td").nth(2)).to_have_text("4")
         await expect(page.locator("#ivr-nodes tr[data-node=amount] td").nth(3)).to_have_text("1")
@@ -169,43 +275,79 @@ async def test_on_a_real_serve_the_routing_board_follows_a_call(page: Page, serv
         await router.client.aclose()
 
 
-# -- the in-process API server ----------------------------------------------------------------------------
-
-
-def base_of(api: Any) -> str:
-    return str(api.client.make_url("")).rstrip("/")
+PRIMARY_ROW = re.compile(r"^\s*primary\s+trunk\s+(?P<capacity>\S+)\s+\d+\s+(?P<state>\w+)\s+live\s", re.MULTILINE)
 
 
 async def test_an_admin_changes_a_threshold_on_the_board_and_sees_live_figures(
-        page: Page, api: Any, tenant: str, redis_url: str, web_conf: Path, engine: Any, async_redis: Any) -> None:
-    token = await new_token(api.sessions, tenant, Role.ADMIN, "ada")
-    await log_in(page, base_of(api), token, "/routing")
-    row = page.locator("#targets tr[data-target=primary]")
-    await expect(row.locator(".capacity")).to_have_text("100")
+        new_tab: Callable[[], Awaitable[Page]], site: Site, redis_url: str) -> None:
+    admin, watcher = await site.tokens((Role.ADMIN, "ada"), (Role.VIEWER, "vic"))
+    page, other = await new_tab(), await new_tab()
+    await log_in(page, site.base, admin, "/routing")
+    await log_in(other, site.base, watcher, "/routing")
+    row, seen = page.locator("#targets tr[data-target=primary]"), other.locator("#targets tr[data-target=primary]")
+    for board, target in ((page, row), (other, seen)):
+        await expect(board.locator("#ws-state")).to_have_text("live")
+        await expect(target.locator(".capacity")).to_have_text("100")
+    await expect(seen.locator("form")).to_have_count(0)  # a viewer watches; only admins and designers edit
+
     await row.locator("input[name=limit]").fill("5")
     await row.locator("select[name=state]").select_option("drain")
+    clicked = time.monotonic()
     await row.locator("button[type=submit]").click()
+    await expect(seen.locator(".capacity")).to_have_text("5", timeout=1000)  # pushed over the other's WebSocket
+    await expect(seen.locator(".state")).to_have_text("drain (live)", timeout=1000)
+    assert time.monotonic() - clicked < 1.0, "the second board must show the change within a second"
     await expect(page.locator("#flash")).to_contain_text("primary: saved")
     await expect(row.locator(".capacity")).to_have_text("5", timeout=1500)
     await expect(row.locator(".state")).to_have_text("drain (live)")
-    join = PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.QUEUE_JOIN, call_id="c1", ts=time.time(),
-                    queue="billing")
-    await StatsRecorder(engine, async_redis, tenant, TrunkMatcher({})).handle([Entry("1-0", join.to_fields())])
-    await expect(page.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1", timeout=1500)
-    await shot(page, "routing-board-threshold-changed")
-    router = AsyncRouter.from_url(redis_url, load_routing_config(web_conf), node="check")
+
+    status = asyncio.create_task(site.hotline("route", "status", "--tenant", site.tenant))  # what an operator sees
+    router = AsyncRouter.from_url(redis_url, load_routing_config(site.serve.conf), node="check")
     try:
-        status = {r.name: r for r in await router.status(tenant)}
+        live = {r.name: r for r in await router.status(site.tenant)}
+        untouched = {r.name: r for r in await router.status(site.serve.bystander)}
     finally:
         await router.client.aclose()
-    assert (status["primary"].capacity, str(status["primary"].state)) == (5, "drain")
+    assert (live["primary"].capacity, str(live["primary"].state)) == (5, "drain")
+    assert (untouched["primary"].capacity, str(untouched["primary"].state)) == (100, "up"), "another tenant's trunk"
+
+    await queue_join(redis_url, site.tenant, "c1")
+    for board in (page, other):
+        await expect(board.locator("#figures tr[data-figure='queue|billing'] .waiting")).to_have_text("1", timeout=1500)
+    await shot(page, "routing-board-threshold-changed")
+    await shot(other, "routing-board-threshold-seen-by-a-viewer")
+    found = PRIMARY_ROW.search(await status)
+    assert found and (found["capacity"], found["state"]) == ("5", "drain"), status.result()
 
 
-async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page: Page, api: Any, tenant: str) -> None:
-    ticket = await open_ticket(api.sessions, tenant)
+async def wait_for(fetch: Callable[[], Awaitable[Any]], ready: Callable[[Any], bool], what: str,
+                   timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not ready(value := await fetch()):
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s: {value}"
+        await asyncio.sleep(0.2)
+    return value
+
+
+async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page: Page, site: Site) -> None:
+    """The ticket comes from a real call: fee reduction, 500, through serve's FastAGI port."""
+    caller = f"139{uuid.uuid4().int % 10**8:08d}"
+    channel = AsteriskChannel(f"{site.tenant}/ivr/main", Caller(keys=["2", "500#"]), callerid=caller,
+                              uniqueid=f"{time.time():.0f}.{caller[-4:]}")
+    [ops], result = await asyncio.gather(site.tokens((Role.ADMIN, "ops")), call_fastagi(site.serve.agi_port, channel))
+    assert result.variables["HOTLINE_INTENT"] == "fee_reduction"
+    listed = await wait_for(lambda: site.get(f"/api/v1/tickets?caller={caller}", ops), lambda b: b["tickets"],
+                            "a ticket for the call")
+    await wait_for(lambda: site.get(f"/api/v1/calls?caller={caller}", ops), lambda b: b["calls"],
+                   "the call in the call log")
+    [opened] = listed["tickets"]
+    assert opened["fields"]["amount"] == 500
+    ticket = await site.get(f"/api/v1/tickets/{opened['id']}", ops)
     [task] = [t for t in ticket["tasks"] if t["state"] == "pending"]
-    token = await new_token(api.sessions, tenant, Role.AGENT, task["assignee"])
-    await log_in(page, base_of(api), token)
+    assert task["node"] == "supervisor"
+
+    [approver] = await site.tokens((Role.AGENT, task["assignee"]))
+    await log_in(page, site.base, approver)
     assert page.url.endswith("/inbox")
     await expect(page.locator("#inbox .countdown")).to_contain_text("left")
     await page.click(f"#inbox a[href='/tickets/{ticket['id']}']")
@@ -213,8 +355,10 @@ async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page:
     await expect(page.locator("h1")).to_contain_text(f"Ticket #{ticket['id']}")
     await expect(page.locator("table.fields")).to_contain_text("500")
     timeline = page.locator("ol.timeline")
-    await expect(timeline.locator("li.from-call").first).to_contain_text("ivr enter")
-    await expect(timeline).to_contain_text("main/amount: 500#")
+    await expect(timeline.locator("li.from-call").first).to_contain_text(f"ivr enter caller {caller} main/welcome")
+    await expect(timeline.locator("li.from-call", has_text="ivr keys")).to_have_text(  # the IVR keeps no "#"
+        [re.compile(r"main/main: 2$"), re.compile(r"main/amount: 500$")])
+    await expect(timeline.locator("li.from-call").last).to_contain_text("call routed")
     await expect(page.locator(f"#tasks tr[data-task='{task['id']}'] .countdown")).to_contain_text("left")
     await shot(page, "ticket-before-approval")
     await page.click(f"#tasks button[data-task='{task['id']}'][data-action=approve]")
@@ -222,8 +366,10 @@ async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page:
     await expect(page.locator("h1 + .summary")).to_contain_text("at manager")
     await expect(timeline).to_contain_text("approved")
     await shot(page, "ticket-approved")
+    after = await site.get(f"/api/v1/tickets/{ticket['id']}", ops)
+    assert {t["node"]: t["state"] for t in after["tasks"]} == {"supervisor": "approved", "manager": "pending"}
 
-    await page.goto(base_of(api) + "/flows")
+    await page.goto(site.base + "/flows")
     manager = page.locator("#flow-graph g.node[data-node=manager]")
     await expect(manager).to_contain_text("1 open")
     await expect(page.locator("#flow-nodes tr[data-node=manager] .open")).to_have_text("1")
@@ -231,12 +377,15 @@ async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page:
 
 
 BROKEN_LINE = "  - {from: create, to: supervisor}"
+NODES_HINT = "nodes: create, supervisor, manager, head, apply, revisit, closed, rejected"
 
 
-async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, api: Any, tenant: str) -> None:
-    await setup_demo(api.sessions, tenant)
-    token = await new_token(api.sessions, tenant, Role.DESIGNER, "dee")
-    await log_in(page, base_of(api), token, "/config")
+async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, site: Site) -> None:
+    [token] = await site.tokens((Role.DESIGNER, "dee"))
+    deployed = await site.get("/api/v1/flows/fee_reduction", token)
+    shipped = site.serve.conf / "flows" / site.tenant / "fee_reduction.yaml"
+    assert (deployed["version"], deployed["origin"]) == (1, f"file:{shipped}"), "serve deploys conf/flows at start"
+    await log_in(page, site.base, token, "/config")
     await page.select_option("select[name=kind]", "flow")
     await page.fill("input[name=name]", "fee_reduction")
     await page.click("[data-do=load]")
@@ -244,11 +393,17 @@ async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, api: A
     source = await page.input_value("textarea[name=source]")
     line = source.splitlines().index(BROKEN_LINE) + 1
     await page.fill("textarea[name=source]", source.replace(BROKEN_LINE, "  - {from: create, to: supervisr}"))
-    await page.click("[data-do=deploy]")
+    async with page.expect_response(lambda r: r.request.method == "PUT") as refused:
+        await page.click("[data-do=deploy]")
+    response = await refused.value
+    assert response.status == 422
+    message = "transition 1: unknown node 'supervisr'"
+    first = (await response.json())["error"]["errors"][0]
+    assert first == {"file": f"flows/{site.tenant}/fee_reduction.yaml", "line": line, "message": message,
+                     "hint": NODES_HINT}
     await expect(page.locator("#flash")).to_contain_text("nothing was deployed")
     problem = page.locator(f"#errors li[data-line='{line}']").first
-    await expect(problem).to_contain_text(f"line {line}")
-    await expect(problem).to_contain_text("supervisr")
+    await expect(problem).to_have_text(f"line {line}: {message} (hint: {NODES_HINT})")
     marked = page.locator(".gutter span").nth(line - 1)
     await expect(marked).to_have_text(str(line))
     await expect(marked).to_have_class("bad")
@@ -256,11 +411,6 @@ async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, api: A
     await problem.locator("a").click()
     selected = await page.evaluate("() => { const t = document.querySelector('textarea'); "
                                    "return t.value.slice(t.selectionStart, t.selectionEnd); }")
-    assert "supervisr" in selected
-    status, body = await api_get(api, tenant, "/api/v1/flows/fee_reduction")
-    assert status == 200 and body["version"] == 1, "the broken flow must not have been deployed"
-
-
-async def api_get(api: Any, tenant: str, path: str) -> tuple[int, Any]:
-    resp = await api.client.get(path, headers=await api.headers(tenant, Role.VIEWER))
-    return resp.status, await resp.json()
+    assert selected == "  - {from: create, to: supervisr}"
+    after = await site.get("/api/v1/flows/fee_reduction", token)
+    assert (after["version"], after["digest"]) == (1, deployed["digest"]), "the broken flow must not be deployed"
