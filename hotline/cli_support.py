@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from hotline.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # SQLAlchemy is imported only by the commands that use a database
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["EXIT_USAGE", "Failure", "console", "err_console", "in_transaction", "run_async", "settings_or_fail"]
 
