@@ -57,7 +57,7 @@ async def asterisk_edge(runtime: Runtime, *, voice: PbxVoiceRelay | None = None)
         for ami in amis:
             await ami.start()
             if voice is not None and voice.ami is None:
-                voice.attach(ami, routing)
+                voice.attach_ami(ami, routing)
         gc.freeze()  # long-lived start-up objects out of the collector's way: full collections were the FastAGI p99
         yield
     finally:

@@ -12,6 +12,7 @@ process that installs signal handlers.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import sys
@@ -68,6 +69,7 @@ def _run(host: str | None, port: int | None) -> None:
         raise Failure("\n".join(str(e) for e in exc.errors)) from exc
     except RedisUnavailable as exc:
         raise Failure(str(exc)) from exc
+    gc.freeze()  # menus, routing and modules are loaded for good: keep them out of every later collection
     server = OutboundServer(edge, host, port, settings.esl_max_calls)
     try:
         server.start()

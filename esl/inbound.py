@@ -48,6 +48,7 @@ from esl.framing import (
     DisconnectNotice,
     EslConnection,
     EslError,
+    EslLocalError,
     Event,
     Role,
     RudeRejection,
@@ -111,15 +112,21 @@ class InboundClient:
         self._writer: asyncio.StreamWriter | None = None
         self._auth = asyncio.Event()
         self._last_frame = 0.0
+        self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._supervise()), asyncio.create_task(self._publish())]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop the tasks. Cancelled again until they end: on Python 3.11 a cancellation that meets a
+        finishing ``wait_for`` inside the router is swallowed (fixed in 3.12)."""
+        self._closing = True
+        pending = {t for t in self._tasks if not t.done()}
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         self._drop("client closed")
 
     # -- commands --------------------------------------------------------------------------------
@@ -129,17 +136,22 @@ class InboundClient:
         limit = self.command_timeout if timeout is None else timeout
         if not handshake:
             try:
-                await asyncio.wait_for(self.connected.wait(), limit)
+                async with asyncio.timeout(limit):
+                    await self.connected.wait()
             except TimeoutError:
                 raise EslUnavailable(f"not connected to FreeSWITCH at {self.host}:{self.port}") from None
         async with self._lock:
             if self._conn is None or self._writer is None:
                 raise EslUnavailable("the connection to FreeSWITCH is gone")
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._writer.write(self._conn.send(command))
+            try:
+                self._writer.write(self._conn.send(command))
+            except EslLocalError as exc:  # FreeSWITCH said goodbye; the reader has not ended the session yet
+                raise EslUnavailable(f"the connection to FreeSWITCH is closing: {exc}") from exc
             self._replies.append(future)
             try:
-                return await asyncio.wait_for(future, limit)
+                async with asyncio.timeout(limit):
+                    return await future
             except TimeoutError:
                 self._drop(f"no reply to {command.word} within {limit:g}s")
                 raise EslUnavailable(f"FreeSWITCH did not answer {command.word} within {limit:g}s") from None
@@ -163,7 +175,8 @@ class InboundClient:
             reply = await self._command(commands.bgapi(f"originate {dial_string} {app_args}", job))
             if not isinstance(reply, CommandReply) or not reply.ok:
                 raise EslUnavailable(f"FreeSWITCH refused originate: {getattr(reply, 'text', reply)}")
-            body = await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                body = await future
         finally:
             self._jobs.pop(job, None)
         text = body.strip()
@@ -173,7 +186,8 @@ class InboundClient:
 
     async def _supervise(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._closing:
+            sessions = self.sessions
             try:
                 await self._session()
                 log.warning("FreeSWITCH closed the event socket; reconnecting", pbx=self.pbx, retry_s=0.1)
@@ -183,12 +197,12 @@ class InboundClient:
             except Exception:  # a bug must not stop the events for good: log it with its traceback, reconnect
                 log.exception("FreeSWITCH event client failed; reconnecting", pbx=self.pbx, retry_s=backoff)
             self._drop("connection ended")
-            backoff = 0.1 if self.connected.is_set() else min(backoff * 2, self.backoff_max)
-            self.connected.clear()
+            backoff = 0.1 if self.sessions > sessions else min(backoff * 2, self.backoff_max)
             await asyncio.sleep(backoff)
 
     async def _session(self) -> None:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.connect_timeout)
+        async with asyncio.timeout(self.connect_timeout):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
         self._conn, self._writer, self._auth = EslConnection(Role.INBOUND), writer, asyncio.Event()
         reading = asyncio.create_task(self._read(reader, self._conn))
         conn = self._conn
@@ -217,6 +231,7 @@ class InboundClient:
 
     def _drop(self, reason: str) -> None:
         """Close the connection and fail whatever waits on it."""
+        self.connected.clear()
         if self._writer is not None:
             self._writer.close()
         self._conn = self._writer = None
@@ -282,7 +297,7 @@ class InboundClient:
 
     async def _publish(self) -> None:
         """XADD events in batches; a Redis outage is logged and retried, never fatal."""
-        while True:
+        while not self._closing:
             batch = [await self.events.get()]
             while not self.events.empty() and len(batch) < 500:
                 batch.append(self.events.get_nowait())
@@ -310,17 +325,19 @@ class InboundClient:
     async def _release(self, event: PbxEvent) -> None:
         assert self.release is not None
         try:
-            await asyncio.wait_for(self.release(event.tenant, event.call_id), self.command_timeout)
+            async with asyncio.timeout(self.command_timeout):
+                await self.release(event.tenant, event.call_id)
         except (RouterError, RedisError, OSError, TimeoutError) as exc:  # the lease lapses on its own TTL
             log.warning("lease release after hang-up failed", tenant=event.tenant, call_id=event.call_id,
                         error=repr(exc))
 
 
 @asynccontextmanager
-async def esl_inbound(runtime: Any) -> AsyncIterator[None]:
+async def esl_inbound(runtime: Any, *, voice: Any = None) -> AsyncIterator[None]:
     """``hotline serve`` part: the event client while ``fs_event_host`` is set; ``runtime.freeswitch`` is it.
 
-    Uses ``runtime.redis`` for the event stream and a router on ``runtime.redis_url`` for lease releases.
+    Uses ``runtime.redis`` for the event stream and a router on ``runtime.redis_url`` for lease releases;
+    ``voice`` (``hotline.pbx_voice.PbxVoiceRelay``) gets the client for voice alerts.
     """
     from router.aio import AsyncRouter
     from router.check import load_routing_config
@@ -333,8 +350,8 @@ async def esl_inbound(runtime: Any) -> AsyncIterator[None]:
         return
     router: AsyncRouter | None = None
     try:  # its own client: the router cancels slow calls, which must not happen on the shared one
-        router = AsyncRouter.from_url(runtime.redis_url, load_routing_config(settings.conf_dir),
-                                      node=settings.node_name)
+        routing = load_routing_config(settings.conf_dir)
+        router = AsyncRouter.from_url(runtime.redis_url, routing, node=settings.node_name)
     except ConfigErrors as exc:
         log.error("routing config unusable; hang-ups will not release leases (they lapse)", error=str(exc))
     if settings.fs_password is None:
@@ -344,9 +361,13 @@ async def esl_inbound(runtime: Any) -> AsyncIterator[None]:
                            tenant=settings.fs_tenant, pbx=settings.fs_name, release=router and router.release)
     await client.start()
     runtime.freeswitch = client
+    if voice is not None and router is not None:
+        voice.attach_freeswitch(client, settings.fs_tenant, routing)
     try:
         yield
     finally:
+        if voice is not None:
+            voice.freeswitch = None
         await client.close()
         if router is not None:
             await router.client.aclose()

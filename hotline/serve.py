@@ -14,6 +14,7 @@ import asyncio
 import errno
 from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -44,6 +45,7 @@ class Runtime:
         self.engine = engine
         self.redis = redis
         self.redis_url = redis_url  # parts that need their own pool (FastAGI's blocking pool) build it from this
+        self.freeswitch: Any = None  # the FreeSWITCH event-socket client, once esl_inbound has started it
 
 
 def safe_url(url: str) -> str:
@@ -130,6 +132,7 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 def parts() -> list[Part]:
     """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
     from agi.edge import asterisk_edge
+    from esl.inbound import esl_inbound
     from alerts.workers import alert_workers
     from api.stats.consumer import stats
     from flows.recipients import recipients_for
@@ -144,6 +147,7 @@ def parts() -> list[Part]:
         partial(alert_workers, resolver=recipients_for, originate=voice),
         stats,
         partial(asterisk_edge, voice=voice),
+        partial(esl_inbound, voice=voice),
     ]
 
 
