@@ -202,8 +202,6 @@ async def test_two_workers_racing_fire_each_level_once(db_url, sessions, tenant)
 
 @pytest.mark.postgres
 async def test_rows_another_worker_holds_are_skipped_not_waited_for(db_url, sessions, tenant) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
     for task in ("a", "b", "c", "d"):
         await start(sessions, tenant, task, demo_plan(levels=demo_plan().levels[:1]))
     other = create_engine(db_url)

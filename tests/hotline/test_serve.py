@@ -117,7 +117,7 @@ def test_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.stderr.strip() == "error: environment variable HOTLINE_AGI_PORT: Input should be a valid integer, unable to parse string as an integer"
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="needs HOTLINE_TEST_POSTGRES_URL")
+@pytest.mark.postgres
 def test_postgres_schema_behind_is_refused_until_db_upgrade(tmp_path: Path) -> None:
     from sqlalchemy.engine import make_url
 
