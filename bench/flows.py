@@ -98,7 +98,8 @@ async def intake_per_event(
     async def run(consumer: StreamConsumer) -> None:
         nonlocal done
         while done < n:
-            done += await consumer.run_once(handle)
+            handled = await consumer.run_once(handle)  # not ``done += await ...``: that loses updates
+            done += handled
 
     start = time.perf_counter()
     await asyncio.gather(*(run(c) for c in group))

@@ -39,15 +39,14 @@ async def load_directory(session: AsyncSession, tenant: str) -> Directory:
     units = select(
         literal("u"), u.key, u.name, u.parent, null(), null(), null(), null(), null(), u.manager
     ).where(u.tenant == tenant)
-    found: dict[str, dict] = {"p": {}, "u": {}}
+    by_person: dict[str, DirPerson] = {}
+    by_unit: dict[str, Unit] = {}
     for r in (await session.execute(union_all(people, units))).all():
         if r.src == "p":
-            found["p"][r.key] = DirPerson(
-                r.key, r.name, r.unit, tuple(r.roles), r.phone, r.email, r.wecom, r.active
-            )
-        else:
-            found["u"][r.key] = Unit(r.key, r.name, r.unit, r.manager)
-    return Directory(found["p"], found["u"])
+            by_person[r.key] = DirPerson(r.key, r.name, r.unit, tuple(r.roles), r.phone, r.email, r.wecom, r.active)
+        else:  # a unit row: its parent is in the ``unit`` column
+            by_unit[r.key] = Unit(r.key, r.name, r.unit, r.manager)
+    return Directory(by_person, by_unit)
 
 
 def _digest(org: TenantPeople) -> str:

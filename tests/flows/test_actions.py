@@ -128,3 +128,29 @@ async def test_list_filters_and_the_graph_count_open_and_overdue(desk: Desk) -> 
     assert (supervisor["open"], supervisor["overdue"], supervisor["sla_s"]) == (2, 1, 3600)
     assert {"from": "supervisor", "to": "closed", "when": "amount < 200"} in graph["edges"]
     assert (await desk.get("/api/v1/flows/nope/graph"))[0] == 404
+
+
+async def test_one_bulk_call_cancels_tasks_it_made_itself(desk: Desk) -> None:
+    """Approve then cancel in one ``perform``: the manager task the approval made is cancelled with the ticket."""
+    from sqlalchemy import select
+
+    from flows.actions import Action, ActionRequest, ActionResult, Actor, perform
+    from flows.models import TaskState, TicketState
+    from hotline.tokens import Role
+
+    ticket_id = await desk.new_ticket("bulk", amount=500)
+    [task] = await desk.open_tasks(ticket_id)
+    actor = Actor(task["assignee"], Role.ADMIN, task["assignee"])
+    requests = [ActionRequest(task["id"], Action.APPROVE), ActionRequest(task["id"], Action.CANCEL)]
+    async with desk.sessions.begin() as session:
+        results = await perform(session, desk.tenant, actor, requests, now=utcnow())
+    assert all(isinstance(r, ActionResult) for r in results), results
+    assert results[-1].ticket_state is TicketState.CANCELLED
+    async with desk.sessions() as session:
+        rows = (
+            await session.execute(select(Task.node, Task.state).where(Task.ticket_id == ticket_id).order_by(Task.id))
+        ).all()
+    assert [(r.node, r.state) for r in rows] == [
+        ("supervisor", TaskState.APPROVED),
+        ("manager", TaskState.CANCELLED),
+    ]

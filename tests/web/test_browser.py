@@ -207,6 +207,7 @@ async def log_in(tab: Page, base: str, token: str, path: str = "/") -> None:
     await tab.fill("#token", token)
     await tab.click("section.login button[type=submit]")
     await expect(tab.locator("header .who")).to_be_visible()
+    await tab.wait_for_load_state("load")  # the page's deferred scripts have bound their buttons
 
 
 async def queue_join(redis_url: str, tenant: str, call_id: str) -> None:
