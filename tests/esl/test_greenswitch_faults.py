@@ -21,7 +21,6 @@ import pytest
 from tests.conftest import free_port
 from tests.sim.freeswitch import Caller, Fault, SimCall, SimSwitch
 
-pytest.importorskip("greenswitch")
 PROBE = Path(__file__).with_name("greenswitch_probe.py")
 ROOT = PROBE.parents[2]
 
