@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Self
 
-import pytest
 
 from tests.conftest import free_port
 from tests.sim.freeswitch import Caller, Fault, SimCall, SimSwitch
