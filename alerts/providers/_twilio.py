@@ -16,6 +16,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from alerts.paths import STATUS_PATH
 from alerts.providers.base import Fault, GiveUp, TryLater
 
 __all__ = ["callback_url", "close_client", "make_client", "translate"]
@@ -65,3 +66,26 @@ async def close_client(client: Client) -> None:
     http = client.http_client
     if isinstance(http, AsyncTwilioHttpClient):
         await http.close()
+
+
+#: What a Twilio REST call may raise: ``translate`` turns each into TryLater or GiveUp.
+TWILIO_FAULTS = (TwilioException, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+class TwilioProvider:
+    """What the SMS and voice providers share: the client, the sender number, status callbacks, closing."""
+
+    def __init__(self, client: Client, from_number: str, *, owns_client: bool = True) -> None:
+        self.client = client
+        self.from_number = from_number
+        self.owns_client = owns_client
+
+    @staticmethod
+    def status_kwargs(callback_base: str | None, alert_id: int) -> dict[str, str]:
+        """``status_callback`` when this server has a public URL, so Twilio reports delivery."""
+        status = callback_url(callback_base, STATUS_PATH, alert_id)
+        return {"status_callback": status} if status else {}
+
+    async def aclose(self) -> None:
+        if self.owns_client:
+            await close_client(self.client)

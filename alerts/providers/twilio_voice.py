@@ -8,17 +8,12 @@ URL the message is spoken twice and cannot be acknowledged by key.
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
-from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from alerts.messages import voice_text
 from alerts.plan import Channel
-from alerts.paths import STATUS_PATH, VOICE_PATH
-from alerts.providers._twilio import callback_url, close_client, translate
+from alerts.paths import VOICE_PATH
+from alerts.providers._twilio import TWILIO_FAULTS, TwilioProvider, callback_url, translate
 from alerts.providers.base import Notification, ProviderFlags, Receipt
 
 __all__ = ["TwilioVoiceProvider", "ack_twiml", "alert_twiml"]
@@ -50,26 +45,15 @@ def ack_twiml(message: str) -> str:
     return str(response)
 
 
-class TwilioVoiceProvider:
+class TwilioVoiceProvider(TwilioProvider):
     channel = Channel.VOICE
     flags = ProviderFlags(delivery_callbacks=True, keypress_ack=True)
 
-    def __init__(self, client: Client, from_number: str, *, owns_client: bool = True) -> None:
-        self.client = client
-        self.from_number = from_number
-        self.owns_client = owns_client
-
     async def send(self, note: Notification) -> Receipt:
-        kwargs = {}
-        if status := callback_url(note.callback_base, STATUS_PATH, note.alert_id):
-            kwargs["status_callback"] = status
         twiml = alert_twiml(voice_text(note), callback_url(note.callback_base, VOICE_PATH, note.alert_id))
         try:
-            call = await self.client.calls.create_async(to=note.address, from_=self.from_number, twiml=twiml, **kwargs)
-        except (TwilioException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            call = await self.client.calls.create_async(to=note.address, from_=self.from_number, twiml=twiml,
+                                                        **self.status_kwargs(note.callback_base, note.alert_id))
+        except TWILIO_FAULTS as exc:
             raise translate(exc, "call") from exc
         return Receipt(provider_id=call.sid)
-
-    async def aclose(self) -> None:
-        if self.owns_client:
-            await close_client(self.client)
