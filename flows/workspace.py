@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from alerts.hooks import escalate_task, settle_task
+from alerts.hooks import EscalationRequest, escalate_tasks, settle_tasks
 from flows.assign import Assigner
 from flows.definition import FlowDef
 from flows.directory import Directory
@@ -337,28 +337,35 @@ class Workspace:
     async def _sla_clock(self, new: list[TaskRec], changed: list[TaskRec]) -> None:
         """Put tasks that became someone's work on the SLA clock; stop it for tasks acted on.
 
-        Both calls are idempotent and run in this transaction, so a ticket and
-        its escalation commit (or roll back) together.
+        One batched call each per flush (a few statements, not a few per task).
+        Both are idempotent and run in this transaction, so a ticket and its
+        escalation commit (or roll back) together.
         """
         unplanned: list[int | None] = []
+        started: list[EscalationRequest] = []
+        settled: dict[int | str, str] = {}
         for task in new + changed:
             was_open = task.was[1] in OPEN_TASK_STATES
             if not task.warning_plan:
-                # ``escalate_task`` stores nothing for a plan without levels, so the engine never
+                # ``escalate_tasks`` stores nothing for a plan without levels, so the engine never
                 # started an escalation for this task: there is nothing to start or to settle.
                 if was_open and not task.is_open and task.state is not TaskState.WAITING:
                     unplanned.append(task.id)
                 continue
             if task.state is TaskState.PENDING and task.activated_at and task.sla_s and not was_open:
-                await escalate_task(
-                    self.session, tenant=self.tenant, task_id=task.id, started_at=task.activated_at,
-                    limit=timedelta(seconds=task.sla_s), warning_plan=task.warning_plan,
+                started.append(EscalationRequest(
+                    task_id=task.id, started_at=task.activated_at, limit=timedelta(seconds=task.sla_s),
+                    warning_plan=task.warning_plan,
                     title=f"Ticket #{task.ticket.id} ({task.ticket.intent or task.ticket.template}): "
                           f"{task.node} is overdue",
                     text=f"Caller {task.ticket.caller or 'unknown'}; assigned to {task.assignee or 'nobody'}.",
-                )
+                ))
             elif was_open and not task.is_open and task.state is not TaskState.WAITING:
-                await settle_task(self.session, self.tenant, task.id, reason=f"task {task.state}")
+                settled[task.id] = f"task {task.state}"
+        if started:
+            await escalate_tasks(self.session, self.tenant, started)
+        if settled:
+            await settle_tasks(self.session, self.tenant, settled)
         if unplanned:
             log.info(
                 "no escalation to stop",
