@@ -100,6 +100,15 @@ def tenant() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
+def drop_tenant_keys(redis_url: str, tenant: str) -> None:
+    """Delete every key of a test's own tenant (never a flush: the server may be shared)."""
+    client = redis.Redis.from_url(redis_url)
+    stale = list(client.scan_iter(match=f"hotline:{{{tenant}}}:*"))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
 @pytest.fixture
 def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)

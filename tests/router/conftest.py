@@ -18,6 +18,7 @@ from router.aio import AsyncRouter
 from router.check import ROUTING_FILE, load_routing_config
 from router.model import RoutingConfig
 from router.sync import Router
+from tests.conftest import drop_tenant_keys
 
 Tweak = Callable[[dict[str, Any]], None]
 
@@ -58,11 +59,7 @@ def lease_count(client: redis.Redis, tenant: str) -> int:
 @pytest.fixture(autouse=True)
 def _drop_tenant_keys(redis_url: str, tenant: str) -> Iterator[None]:
     yield
-    client = redis.Redis.from_url(redis_url)
-    stale = list(client.scan_iter(match=f"hotline:{{{tenant}}}:*"))
-    if stale:
-        client.delete(*stale)
-    client.close()
+    drop_tenant_keys(redis_url, tenant)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import yaml
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from hotline.settings import Settings
 from hotline.tokens import Role
 from tests.flows.helpers import catalog, intent_event, setup_demo
 from tests.router.conftest import demo_config, write_conf
+from tests.conftest import drop_tenant_keys
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,11 +68,7 @@ def api_settings(db_url: str, redis_url: str, tmp_path: Path, web_conf: Path) ->
 @pytest.fixture(autouse=True)
 def _drop_tenant_keys(redis_url: str, tenant: str) -> Iterator[None]:
     yield
-    client = redis.Redis.from_url(redis_url)
-    stale = list(client.scan_iter(match=f"hotline:{{{tenant}}}:*"))
-    if stale:
-        client.delete(*stale)
-    client.close()
+    drop_tenant_keys(redis_url, tenant)
 
 
 async def browser_login(client: TestClient, token: str) -> str:
