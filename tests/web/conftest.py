@@ -29,9 +29,9 @@ from flows.queries import ticket_detail
 from hotline.models import Call
 from hotline.settings import Settings
 from hotline.tokens import Role
+from tests.conftest import drop_tenant_keys
 from tests.flows.helpers import catalog, intent_event, setup_demo
 from tests.router.conftest import demo_config, write_conf
-from tests.conftest import drop_tenant_keys
 
 REPO = Path(__file__).resolve().parents[2]
 
