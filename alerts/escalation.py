@@ -120,7 +120,7 @@ async def start_escalations(session: AsyncSession, tenant: str,
     new = [(tid, item) for tid, item in wanted.items() if tid not in found]
     if new:
         rows = [{"tenant": tenant, "task_id": tid, "state": EscalationState.ACTIVE, "generation": 1,
-                 "plan": item.plan.model_dump(mode="json"), "calendar": item.calendar.name if item.calendar else None,
+                 "plan": item.plan.stored(), "calendar": item.calendar.name if item.calendar else None,
                  "started_at": item.started_at, "due_at": item.due_at, "ack_code": item.ack_code or new_ack_code()}
                 for tid, item in new]
         # Rows are matched back by task id (unique per tenant), not by position: ``sort_by_parameter_order``

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["Channel", "Contact", "Level", "Plan"]
@@ -104,6 +106,11 @@ class Plan(BaseModel):
     def level(self, number: int) -> Level | None:
         return next((lv for lv in self.levels if lv.level == number), None)
 
+    def stored(self) -> dict[str, Any]:
+        """``model_dump(mode="json")``, what the escalation row keeps; the levels' part is cached, since
+        every task of a node has the same levels and dumping them was a fifth of the flow engine's intake."""
+        return {"title": self.title, "text": self.text, "link": self.link, "levels": _dumped(self.levels)}
+
     @classmethod
     def from_warning_plan(cls, levels: Iterable[Mapping[str, Any]], *, title: str, text: str = "",
                           link: str | None = None, contacts: bool = False) -> Plan:
@@ -113,9 +120,23 @@ class Plan(BaseModel):
         resolver at fire time; with ``contacts=True`` they are contact
         mappings, frozen now. Raises pydantic's ValidationError on a bad level.
         """
-        built = []
-        for lv in levels:
-            people = tuple(Contact.from_mapping(c) for c in lv.get("recipients", ())) if contacts else ()
-            built.append(Level(level=lv["level"], offset=timedelta(seconds=float(lv.get("after_s") or 0)),
-                               at_pct=lv.get("at_pct"), channels=tuple(lv["channels"]), recipients=people))
-        return cls(title=title, text=text, link=link, levels=tuple(built))
+        key = orjson.dumps(list(levels), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        return cls(title=title, text=text, link=link, levels=_built(key, contacts))
+
+
+@lru_cache(maxsize=1024)
+def _built(warning_plan: bytes, contacts: bool) -> tuple[Level, ...]:
+    """Levels from a frozen warning plan (as JSON bytes, to be a cache key): every task of a node shares them,
+    and validating them anew per task cost more than planning the task."""
+    built = []
+    for lv in orjson.loads(warning_plan):
+        people = tuple(Contact.from_mapping(c) for c in lv.get("recipients", ())) if contacts else ()
+        built.append(Level(level=lv["level"], offset=timedelta(seconds=float(lv.get("after_s") or 0)),
+                           at_pct=lv.get("at_pct"), channels=tuple(lv["channels"]), recipients=people))
+    return tuple(built)
+
+
+@lru_cache(maxsize=1024)
+def _dumped(levels: tuple[Level, ...]) -> tuple[dict[str, Any], ...]:
+    """The levels as JSON values; shared between plans, so callers store them and never change them."""
+    return tuple(lv.model_dump(mode="json") for lv in levels)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import tempfile
 import time
@@ -221,6 +222,7 @@ async def spiff_lives(dsn: str, seconds: float) -> float | str:
 async def _backend(url: str, redis: aioredis.Redis, seconds: float, consumers: int) -> dict[str, Any]:
     engine = create_engine(url, pool_size=10) if url.startswith("postgresql") else create_engine(url)
     await upgrade(engine)
+    gc.freeze()  # as ``hotline serve`` does once its parts have started
     sessions = session_factory(engine)
     out: dict[str, Any] = {}
     scale = seconds / 3

@@ -11,6 +11,7 @@ that says what to do.
 from __future__ import annotations
 
 import asyncio
+import gc
 import errno
 from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -160,6 +161,9 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtim
         await stack.enter_async_context(_http(runtime))
         for part in parts():
             await stack.enter_async_context(part(runtime))
+        # Start-up objects (modules, menus, flows, routing) live for good: frozen, they leave every later
+        # collection. Full collections were the FastAGI p99 and a quarter of the flow engine's CPU per ticket.
+        gc.freeze()
         if ready:
             await ready(runtime)
         log.info("hotline ready", node=settings.node_name)
