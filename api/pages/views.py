@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from yarl import URL
 
-from alerts.models import AlertState
+from alerts.models import Escalation, EscalationState
 from alerts.queries import alert_json, list_alerts
 from api.appkeys import SESSIONS, SETTINGS
 from api.auth import principal
@@ -33,8 +35,8 @@ from hotline.tokens import Role
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-#: Alerts in these states may still be acknowledged from the page.
-ACKABLE = frozenset({AlertState.QUEUED, AlertState.SENT, AlertState.DELIVERED, AlertState.FAILED})
+#: An acknowledgement settles the alert's escalation: only while it runs can it stop anything.
+RUNNING = (EscalationState.ACTIVE, EscalationState.PAUSED)
 
 
 def local_input(value: datetime) -> str:
@@ -91,9 +93,23 @@ async def inbox_page(request: web.Request) -> web.Response:
 async def alerts_page(request: web.Request) -> web.Response:
     who = principal(request)
     async with request.app[SESSIONS]() as session:
-        alerts = [alert_json(a) for a in await list_alerts(session, tenant=who.tenant, limit=200)]
-    return render(request, "alerts.html", title="Alerts", alerts=alerts, ackable=ACKABLE,
-                  can_ack=at_least(who, Role.AGENT))
+        rows = await list_alerts(session, tenant=who.tenant, limit=200)
+        running = await _running(session, {a.escalation_id for a in rows})
+    alerts = [{**alert_json(a), "ackable": a.escalation_id in running} for a in rows]
+    return render(request, "alerts.html", title="Alerts", alerts=alerts, can_ack=at_least(who, Role.AGENT))
+
+
+async def _running(session: AsyncSession, escalation_ids: set[int]) -> set[int]:
+    """The escalations still running among ``escalation_ids``.
+
+    An alert's own state cannot say this: when one alert is acknowledged the
+    escalation's other sent alerts stay ``sent``, and acking them would change
+    nothing, so the page offers Ack only on alerts of running escalations.
+    """
+    if not escalation_ids:
+        return set()
+    query = select(Escalation.id).where(Escalation.id.in_(escalation_ids), Escalation.state.in_(RUNNING))
+    return set((await session.scalars(query)).all())
 
 
 @routes.get("/reports")

@@ -1,5 +1,7 @@
-// Config page: load, edit or upload an IVR menu or a flow, validate it (errors with their lines,
-// which are marked in the gutter and selected on click) and deploy it.
+// Config page: load, edit or upload an IVR menu or a flow, validate it and deploy it. Each error names
+// its file and line as `hotline check` does (ivr/<tenant>/main.yaml:12: ...): a menu is checked with the
+// tenant's other IVR files, so an error may be in another file. Lines of the file being edited are marked
+// in the gutter and selected on click; lines of other files are not in the editor, so they are not linked.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -31,11 +33,20 @@ document.addEventListener("DOMContentLoaded", () => {
     source.scrollTop = Math.max(0, (line - 4) * (source.scrollHeight / lines.length));
   }
 
+  /** True for an error on a line of the text in the editor: ivr/<tenant>/<name>.yaml or flows/<tenant>/<name>.yaml. */
+  const inEditor = (e) => {
+    const room = form.elements.kind.value === "ivr" ? "ivr" : "flows";
+    const name = form.elements.name.value.trim();
+    return Boolean(e.line) && e.file.startsWith(`${room}/`) && e.file.endsWith(`/${name}.yaml`);
+  };
+
   function show(errors) {
-    marked = new Set(errors.filter((e) => e.line).map((e) => e.line));
+    marked = new Set(errors.filter(inEditor).map((e) => e.line));
     list.replaceChildren(...errors.map((e) => {
-      const item = el("li", { class: "problem", "data-line": e.line || "" },
-        e.line ? el("a", { href: "#", class: "line" }, `line ${e.line}`) : el("span", { class: "line" }, e.file),
+      const here = inEditor(e);
+      const where = e.line ? `${e.file}:${e.line}` : e.file;
+      const item = el("li", { class: "problem", "data-file": e.file, "data-line": here ? e.line : null },
+        here ? el("a", { href: "#", class: "line" }, where) : el("span", { class: "line" }, where),
         `: ${e.message}`, e.hint ? el("span", { class: "hint" }, ` (hint: ${e.hint})`) : null);
       const link = item.querySelector("a");
       if (link) link.addEventListener("click", (event) => { event.preventDefault(); selectLine(e.line); });

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts import Deadline, Escalation, OutboxAlert, find_escalation
 from api.pages.session import CSRF_HEADER, SESSION_COOKIE
 from flows.intake import intake
 from flows.models import Ticket
@@ -29,6 +30,7 @@ from flows.queries import ticket_detail
 from hotline.models import Call
 from hotline.settings import Settings
 from hotline.tokens import Role
+from tests.alerts.conftest import outbox_rows
 from tests.conftest import drop_tenant_keys
 from tests.flows.helpers import catalog, intent_event, setup_demo
 from tests.router.conftest import demo_config, write_conf
@@ -82,13 +84,23 @@ async def browser_login(client: TestClient, token: str) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', await routing_page.text()).group(1)
 
 
+async def take_call(sessions: async_sessionmaker[AsyncSession], tenant: str, now: datetime) -> None:
+    """The flow engine turns call-77 (fee reduction, 500) into a ticket at ``now``, as serve's flow worker does:
+    a task for a supervisor, put on the SLA clock with its escalation in the same transaction.
+
+    ``now`` is a parameter so a test can have a task that is overdue on the real clock (serve's).
+    """
+    event = intent_event(tenant, "call-77", "13800138000", 500, started_at=now.timestamp() - 60)
+    async with sessions.begin() as session:
+        await intake(session, tenant, [event], catalog=await catalog(sessions, tenant), now=now)
+
+
 async def open_ticket(sessions: async_sessionmaker[AsyncSession], tenant: str) -> dict[str, Any]:
     """The demo fee-reduction flow with one ticket waiting for its supervisor, and the call that opened it."""
     await setup_demo(sessions, tenant)
     now = datetime.now(UTC)
-    event = intent_event(tenant, "call-77", "13800138000", 500, started_at=now.timestamp() - 60)
+    await take_call(sessions, tenant, now)
     async with sessions.begin() as session:
-        await intake(session, tenant, [event], catalog=await catalog(sessions, tenant), now=now)
         session.add(Call(tenant=tenant, call_id="call-77", caller="13800138000", menu="main",
                          started_at=now - timedelta(seconds=60), ended_at=now - timedelta(seconds=18), outcome="routed",
                          outcome_node="reduction-queue", trajectory=[
@@ -101,4 +113,16 @@ async def open_ticket(sessions: async_sessionmaker[AsyncSession], tenant: str) -
         return await ticket_detail(session, tenant, Role.ADMIN, ticket_id, now)
 
 
-__all__ = ["CSRF_HEADER", "browser_login", "open_ticket", "tenant_conf"]
+async def escalation_rows(sessions: async_sessionmaker[AsyncSession], tenant: str,
+                          task_id: int) -> tuple[Escalation, list[int], list[OutboxAlert]]:
+    """What the alerts room keeps for a task: its escalation, the levels still to fire (the SLA clock fires
+    nothing but these deadline rows) and the tenant's alerts."""
+    async with sessions() as session:
+        esc = await find_escalation(session, tenant, task_id)
+        assert esc is not None, f"task {task_id} has no escalation"
+        levels = await session.scalars(select(Deadline.level).where(Deadline.escalation_id == esc.id)
+                                       .order_by(Deadline.level))
+        return esc, list(levels), await outbox_rows(sessions, tenant)
+
+
+__all__ = ["CSRF_HEADER", "browser_login", "escalation_rows", "open_ticket", "take_call", "tenant_conf"]

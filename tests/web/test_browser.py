@@ -21,6 +21,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,8 +32,12 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts import AlertState, EscalationState
+from flows.models import Task
 from hotline.db import create_engine, session_factory
 from hotline.keys import pbx_events_stream
 from hotline.models import Call
@@ -43,7 +48,8 @@ from router.check import load_routing_config
 from tests.hotline.test_serve import HOTLINE, env_for, wait_healthy
 from tests.sim.asterisk_agi import AsteriskChannel, Caller, call_fastagi
 from tests.sql_fixtures import POSTGRES_URL, _pg_exec
-from tests.web.conftest import tenant_conf
+from tests.web.conftest import escalation_rows, take_call, tenant_conf
+from tests.web.test_reports import NEEDS_ZH, SHARED_PROMPTS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -222,23 +228,29 @@ async def queue_join(redis_url: str, tenant: str, call_id: str) -> None:
 # -- the scenarios -------------------------------------------------------------------------------------------
 
 
-async def seed_calls(db_url: str, tenant: str) -> None:
-    """Four finished calls for the IVR map: two abandoned (at amount, at welcome), two routed."""
+@asynccontextmanager
+async def database(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on serve's database, opened beside serve as another process would."""
     engine = create_engine(db_url)
-    started = datetime.now(UTC) - timedelta(minutes=30)
     try:
-        async with session_factory(engine).begin() as session:
-            for i, path in enumerate((["welcome", "main", "bill", "billing"], ["welcome", "main", "amount"],
-                                      ["welcome", "main", "agent"], ["welcome"])):
-                steps = [[n * 900, "enter", "main", node, ""] for n, node in enumerate(path)]
-                abandoned = path[-1] in ("amount", "welcome")
-                if abandoned:
-                    steps.append([len(path) * 900, "abandon", "main", path[-1], ""])
-                session.add(Call(tenant=tenant, call_id=f"seed-{i}", caller="555", menu="main", started_at=started,
-                                 outcome="abandoned" if abandoned else "routed", outcome_node=path[-1],
-                                 trajectory=steps))
+        yield session_factory(engine)
     finally:
         await engine.dispose()
+
+
+async def seed_calls(db_url: str, tenant: str) -> None:
+    """Four finished calls for the IVR map: two abandoned (at amount, at welcome), two routed."""
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    async with database(db_url) as sessions, sessions.begin() as session:
+        for i, path in enumerate((["welcome", "main", "bill", "billing"], ["welcome", "main", "amount"],
+                                  ["welcome", "main", "agent"], ["welcome"])):
+            steps = [[n * 900, "enter", "main", node, ""] for n, node in enumerate(path)]
+            abandoned = path[-1] in ("amount", "welcome")
+            if abandoned:
+                steps.append([len(path) * 900, "abandon", "main", path[-1], ""])
+            session.add(Call(tenant=tenant, call_id=f"seed-{i}", caller="555", menu="main", started_at=started,
+                             outcome="abandoned" if abandoned else "routed", outcome_node=path[-1],
+                             trajectory=steps))
 
 
 async def test_the_routing_board_follows_a_call_and_the_ivr_map_counts_calls(page: Page, site: Site,
@@ -377,6 +389,62 @@ async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page:
     await shot(page, "flow-map")
 
 
+#: The demo flow's supervisor task is due an hour after the call; L1 (WeCom to the assignee) fires at the
+#: deadline, L2 15 and L3 30 minutes later (conf/flows/demo/fee_reduction.yaml).
+SUPERVISOR_SLA = timedelta(hours=1)
+
+
+async def overdue_task(db_url: str, tenant: str) -> Task:
+    """A supervisor task whose deadline passed a minute ago: serve's SLA clock fires L1 at once (its WeCom goes
+    to the log, counted delivered: no provider is set), and L2 and L3 are due in 14 and 29 minutes."""
+    async with database(db_url) as sessions:
+        await take_call(sessions, tenant, datetime.now(UTC) - SUPERVISOR_SLA - timedelta(minutes=1))
+        async with sessions() as session:
+            return (await session.execute(select(Task).where(Task.tenant == tenant))).scalar_one()
+
+
+async def test_the_on_call_supervisor_acks_an_overdue_task_and_no_further_level_fires(
+        new_tab: Callable[[], Awaitable[Page]], site: Site) -> None:
+    task = await overdue_task(site.serve.db_url, site.tenant)
+    on_call, ops = await site.tokens((Role.AGENT, task.assignee), (Role.ADMIN, "ops"))
+    listed = await wait_for(lambda: site.get(f"/api/v1/alerts?task={task.id}", ops),
+                            lambda b: [a["state"] for a in b["alerts"]] == ["delivered"], "L1 sent by serve")
+    [alert] = listed["alerts"]
+    assert (alert["level"], alert["recipient"]) == (1, task.assignee)
+    async with database(site.serve.db_url) as sessions:
+        before, levels, _ = await escalation_rows(sessions, site.tenant, task.id)
+    assert (before.state, levels) == (EscalationState.ACTIVE, [2, 3]), "L2 and L3 are still to fire"
+
+    page, stale = await new_tab(), await new_tab()  # the on-call supervisor, and ops watching the same page
+    await log_in(page, site.base, on_call, "/alerts")
+    await log_in(stale, site.base, ops, "/alerts")
+    row, stale_row = (tab.locator(f"#alerts tr[data-alert='{alert['id']}']") for tab in (page, stale))
+    await expect(row.locator(".pill")).to_have_text("delivered")
+    await shot(page, "alerts-before-ack")
+    await row.locator("button.ack").click()
+    await expect(page.locator("#flash")).to_have_text(
+        f"Alert {alert['id']} acknowledged: no further alerts will be sent for task {task.id}.")
+    await expect(row.locator("td.state")).to_have_text("acked")
+    await expect(row.locator("button.ack")).to_have_count(0)
+    await shot(page, "alerts-acked")
+    async with database(site.serve.db_url) as sessions:
+        after, levels, alerts = await escalation_rows(sessions, site.tenant, task.id)
+    assert (after.state, after.acked_by, after.ack_via) == (EscalationState.ACKED, task.assignee, "api")
+    assert levels == [], "no deadline row is left for the SLA clock to fire"
+    assert after.generation == before.generation + 1, "a deadline the clock already holds fires nothing"
+    assert [(a.level, a.state) for a in alerts] == [(1, AlertState.ACKED)]
+
+    await stale_row.locator("button.ack").click()  # ops clicks on the page opened before the ack
+    await expect(stale.locator("#flash")).to_have_text(
+        f"Alert {alert['id']} was already settled (acknowledged or stopped before you clicked); nothing changed.")
+    await expect(stale_row.locator("td.state")).to_have_text("acked")
+    await expect(stale_row.locator("button.ack")).to_have_count(0)
+    await shot(stale, "alerts-ack-already-settled")
+    await page.reload()
+    await expect(row.locator(".pill")).to_have_text("acked")
+    await expect(row.locator("button.ack")).to_have_count(0)
+
+
 BROKEN_LINE = "  - {from: create, to: supervisor}"
 NODES_HINT = "nodes: create, supervisor, manager, head, apply, revisit, closed, rejected"
 
@@ -404,7 +472,7 @@ async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, site: 
                      "hint": NODES_HINT}
     await expect(page.locator("#flash")).to_contain_text("nothing was deployed")
     problem = page.locator(f"#errors li[data-line='{line}']").first
-    await expect(problem).to_have_text(f"line {line}: {message} (hint: {NODES_HINT})")
+    await expect(problem).to_have_text(f"flows/{site.tenant}/fee_reduction.yaml:{line}: {message} (hint: {NODES_HINT})")
     marked = page.locator(".gutter span").nth(line - 1)
     await expect(marked).to_have_text(str(line))
     await expect(marked).to_have_class("bad")
@@ -415,3 +483,22 @@ async def test_a_broken_flow_is_refused_and_its_line_is_shown(page: Page, site: 
     assert selected == "  - {from: create, to: supervisr}"
     after = await site.get("/api/v1/flows/fee_reduction", token)
     assert (after["version"], after["digest"]) == (1, deployed["digest"]), "the broken flow must not be deployed"
+
+
+async def test_a_menu_error_in_another_file_names_that_file_and_is_not_marked_in_the_editor(page: Page,
+                                                                                           site: Site) -> None:
+    """The new menu needs a 'zh' variant of a shared prompt: that error is on a line of _prompts.yaml, not here."""
+    (site.serve.conf / "ivr" / site.tenant / "_prompts.yaml").write_text(SHARED_PROMPTS)
+    [token] = await site.tokens((Role.DESIGNER, "dee"))
+    await log_in(page, site.base, token, "/config")
+    await page.fill("input[name=name]", "extra")
+    await page.fill("textarea[name=source]", NEEDS_ZH)
+    await page.click("[data-do=validate]")
+    await expect(page.locator("#flash")).to_contain_text("2 problem(s) found")
+    folder = f"ivr/{site.tenant}"
+    await expect(page.locator("#errors li")).to_have_text([
+        f"{folder}/_prompts.yaml:3: prompt 'thanks' has no 'zh' variant (menu 'extra' needs it)",
+        f"{folder}/extra.yaml:7: node 'hello': next leads to unknown node 'nowhere'"])
+    await expect(page.locator("#errors li a")).to_have_text([f"{folder}/extra.yaml:7"])
+    await expect(page.locator(".gutter span.bad")).to_have_text(["7"])
+    await shot(page, "config-error-in-another-file")

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from api.stats.consumer import StatsRecorder
 from api.stats.intervals import roll_up
+from hotline.checks import run_checks
 from hotline.models import AdminAudit, Call
 from hotline.tokens import Role
-from tests.web.conftest import browser_login
+from tests.web.conftest import REPO, browser_login
 from tests.web.test_stats import MATCHER, T0, entries, script
 
 PERIOD = {"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T11:00:00Z"}
@@ -131,6 +132,45 @@ async def test_a_menu_is_validated_with_lines_and_deployed_atomically(api, sessi
         audit = (await session.execute(select(AdminAudit.action, AdminAudit.target)
                                        .where(AdminAudit.tenant == tenant))).all()
     assert audit == [("ivr.menu.deploy", "extra"), ("ivr.menu.deploy", "main")]
+
+
+SHARED_PROMPTS = "prompts:\n  thanks:\n    en: {sound: hotline/thanks, text: Thank you.}\n"
+NEEDS_ZH = """\
+languages: [en, zh]
+start: hello
+nodes:
+  hello:
+    type: play
+    prompts: [thanks]
+    next: nowhere
+"""
+
+
+async def test_each_error_names_its_file_and_line_as_hotline_check_does(api, tenant, web_conf: Path) -> None:
+    """The menu breaks the tenant's shared prompts too (it needs 'zh'): that error is in the other file."""
+    (web_conf / "ivr" / tenant / "_prompts.yaml").write_text(SHARED_PROMPTS)
+    designer = await api.headers(tenant, Role.DESIGNER)
+    refused = await api.client.post("/api/v1/ivr/menus/extra/validate", data=NEEDS_ZH, headers=designer)
+    error = (await refused.json())["error"]
+    assert refused.status == 422
+    assert error["errors"] == [
+        {"file": f"ivr/{tenant}/_prompts.yaml", "line": 3, "hint": "",
+         "message": "prompt 'thanks' has no 'zh' variant (menu 'extra' needs it)"},
+        {"file": f"ivr/{tenant}/extra.yaml", "line": 7, "hint": "",
+         "message": "node 'hello': next leads to unknown node 'nowhere'"}]
+    (web_conf / "ivr" / tenant / "extra.yaml").write_text(NEEDS_ZH)
+    [printed] = [errors for name, errors in run_checks(web_conf) if name == "ivr"]
+    assert error["message"] == "; ".join(str(e).removeprefix(f"{web_conf}/") for e in printed)
+
+    broken = "  - {from: create, to: x}"
+    flow = (REPO / "conf" / "flows" / "demo" / "fee_reduction.yaml").read_text()
+    flow = flow.replace("  - {from: create, to: supervisor}", broken)
+    refused = await api.client.post("/api/v1/flows/fee_reduction/validate", data=flow, headers=designer)
+    errors = (await refused.json())["error"]["errors"]
+    assert refused.status == 422 and {e["file"] for e in errors} == {f"flows/{tenant}/fee_reduction.yaml"}
+    assert all(e["line"] for e in errors), errors
+    assert [e["line"] for e in errors if e["message"] == "transition 1: unknown node 'x'"] == [
+        flow.splitlines().index(broken) + 1]
 
 
 async def test_menus_are_the_tenants_own_and_only_designers_change_them(api, tenant) -> None:
