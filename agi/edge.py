@@ -9,62 +9,39 @@ period, then the AMI clients stop.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from agi.ami import AmiClient, parse_ami_url
 from agi.effects import AsyncEffects, effects_client
-from agi.fastagi import FastAgiServer, start_fastagi_server
+from agi.fastagi import start_fastagi_server
 from hotline.logs import get_logger
 from hotline.pbx_voice import PbxVoiceRelay
 from hotline.serve import Runtime, StartupError, port_error
-from hotline.workers import background
+from hotline.workers import Worker, background
 from hotline.yamlconf import ConfigErrors
 from ivr.check import load_intents, load_menus
+from ivr.reload import POLL_S, MenuReloader
 from router.aio import AsyncRouter
 from router.decision import RouterUnavailable
 from router.check import load_routing_config
 
-__all__ = ["MenuReloader", "asterisk_edge"]
+__all__ = ["asterisk_edge"]
 
 log = get_logger(__name__)
-MENU_POLL_S = 2.0
 
 
-class MenuReloader:
-    """Hot-deploys IVR menus: a changed ``conf/ivr/**.yaml`` (edited, or deployed from the config page)
-    replaces the server's menus for the next call; a file that fails its check never replaces good ones.
-    Calls already running keep the menus they started with."""
+def _menu_worker(reloader: MenuReloader) -> Worker:
+    """The reloader as a ``background`` worker: the stat calls and the load run in a thread, off the event loop."""
 
-    def __init__(self, server: FastAgiServer, conf: Path) -> None:
-        self.server, self.conf = server, conf
-        self.stamp = self._stamp()
-
-    def _stamp(self) -> tuple[tuple[str, int], ...]:
-        return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in (self.conf / "ivr").rglob("*.yaml")))
-
-    def check_once(self) -> bool:
-        """Reload if any menu file changed; True when new menus are in force."""
-        stamp = self._stamp()
-        if stamp == self.stamp:
-            return False
-        self.stamp = stamp
-        try:
-            self.server.menus = load_menus(self.conf)
-        except ConfigErrors as exc:
-            log.error("IVR menus changed but fail their check; the running menus stay in force", errors=str(exc))
-            return False
-        log.info("IVR menus reloaded", menus=len(self.server.menus))
-        return True
-
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), MENU_POLL_S)
+                await asyncio.wait_for(stop.wait(), POLL_S)
             except TimeoutError:
-                await asyncio.to_thread(self.check_once)
+                await asyncio.to_thread(reloader.check_once)
+
+    return run
 
 
 @asynccontextmanager
@@ -96,8 +73,7 @@ async def asterisk_edge(runtime: Runtime, *, voice: PbxVoiceRelay | None = None)
             await ami.start()
             if voice is not None and voice.ami is None:
                 voice.attach_ami(ami, routing)
-        gc.freeze()  # long-lived start-up objects out of the collector's way: full collections were the FastAGI p99
-        async with background({"ivr-menus": MenuReloader(server, conf).run}):
+        async with background({"ivr-menus": _menu_worker(MenuReloader(server, conf))}):
             yield
     finally:
         if voice is not None:

@@ -8,6 +8,13 @@ once in ``Edge``. The process must be monkey-patched before anything else is
 imported (``python -m esl`` does it), so redis-py's blocking sockets yield to
 other calls instead of stopping them.
 
+Menus deployed while it runs (``conf/ivr/**.yaml``) replace ``Edge.menus``
+for the next call: a greenlet polls ``ivr.reload.MenuReloader`` every
+``POLL_S``, as FastAGI's worker does. The reload runs on the hub, not in
+gevent's native thread pool: it logs, and logging's locks are gevent locks
+once patched, which native threads should not take (gevent issue #2013). It
+costs the other calls roughly 10 ms per tenant, only when a file changed.
+
 Shutdown (``serve_until``): stop accepting; bridged calls detach at their
 next lease renewal tick; IVR calls get ``esl_shutdown_grace_s`` to finish,
 then are killed, which still runs their ``exit`` (the dialplan's fallback
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -32,6 +40,7 @@ from hotline.redisconn import redis_url_for, sync_client
 from hotline.settings import Settings
 from ivr.check import load_intents, load_menus
 from ivr.intent import IntentRules
+from ivr.reload import POLL_S, MenuReloader
 from router.check import load_routing_config
 from router.decision import RouterUnavailable
 from router.sync import Router
@@ -54,6 +63,7 @@ class Edge:
     reply_timeout: float
     prompt_timeout: float
     renew_s: float
+    conf: Path  # where ``menus`` came from, watched for deploys
     stopping: gevent.event.Event = field(default_factory=gevent.event.Event)
     redis_faults: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
@@ -71,7 +81,7 @@ def build_edge(settings: Settings) -> Edge:
     return Edge(
         menus=load_menus(conf), rules=load_intents(conf), router=router, redis=sync_client(settings),
         pbx=settings.fs_name, default_tenant=settings.fs_tenant, reply_timeout=settings.esl_reply_timeout_s,
-        prompt_timeout=settings.esl_prompt_timeout_s, renew_s=routing.lease_ttl_s / 3,
+        prompt_timeout=settings.esl_prompt_timeout_s, renew_s=routing.lease_ttl_s / 3, conf=conf,
     )
 
 
@@ -89,6 +99,15 @@ class OutboundServer:
 
     def start(self) -> None:
         self.server.start()
+        gevent.spawn(self._reload_menus, MenuReloader(self.edge, self.edge.conf))
+
+    def _reload_menus(self, reloader: MenuReloader) -> None:
+        """Until shutdown; a look that fails is logged and the next one goes on (as ``background`` restarts)."""
+        while not self.edge.stopping.wait(POLL_S):
+            try:
+                reloader.check_once()
+            except Exception:  # noqa: BLE001  a bug here must not end hot deploys for the life of the process
+                log.exception("IVR menu reload failed; the running menus stay in force")
 
     def _handle(self, sock: socket.socket, address: tuple[str, int]) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

@@ -1,6 +1,7 @@
 """Hotline ivr room (see ARCHITECTURE.md): menus as data and a sans-IO call script.
 
-Drivers (``agi/``, ``esl/``) use ``load_menus`` once, then per call
+Drivers (``agi/``, ``esl/``) use ``load_menus`` at start (``ivr.reload`` swaps in a
+checked redeploy while they run), then per call
 ``call_script`` → yield/send the commands and results below → ``CallRecord``;
 ``hotline.handoff`` turns the record into an ``IntentEvent`` on the tenant's stream.
 """

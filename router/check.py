@@ -5,6 +5,12 @@ the cross-references pydantic cannot see (a queue naming a trunk that does not
 exist, a name used twice) are checked here against the raw YAML, so each error
 points at the item that is wrong rather than at the top of the file, and both
 kinds are reported in the same run.
+
+``hotline check`` (``check_routing``) also looks for the IVR menu each
+``menu`` diversion names, as ``conf/ivr/<tenant>/<menu>.yaml``. Only the file's
+existence: ``router/`` does not import ``ivr/``, and whether the menu is valid
+is the ivr check's report. Loading does not look, because the router never
+opens a menu and a call diverted to a missing one still reaches the hard phones.
 """
 
 from __future__ import annotations
@@ -18,13 +24,29 @@ from router.model import RoutingConfig
 __all__ = ["ROUTING_FILE", "check_routing", "load_routing_config"]
 
 ROUTING_FILE = "routing.yaml"
+IVR_DIR = "ivr"  # conf/ivr/<tenant>/<menu>.yaml, as ivr.loader reads them
 
 
 def load_routing_config(conf_dir: Path) -> RoutingConfig:
     """The routing config of ``conf_dir``; raises ``ConfigErrors`` carrying every problem found."""
+    return _load(conf_dir, None)
+
+
+def check_routing(conf_dir: Path) -> list[ConfigError]:
+    """Every problem in ``conf_dir/routing.yaml``, menu diversions to missing menus included (empty when
+    the file is good); never raises for a bad file."""
+    try:
+        _load(conf_dir, conf_dir / IVR_DIR)
+    except ConfigErrors as exc:
+        return exc.errors
+    return []
+
+
+def _load(conf_dir: Path, ivr_dir: Path | None) -> RoutingConfig:
+    """``load_routing_config``, also checking menu diversions against ``ivr_dir`` unless it is ``None``."""
     path = conf_dir / ROUTING_FILE
     data = load_yaml(path)
-    errors = _cross_check_all(data, str(path))
+    errors = _cross_check_all(data, str(path), ivr_dir)
     try:
         config = validate_model(RoutingConfig, data, str(path))
     except ConfigErrors as exc:
@@ -32,15 +54,6 @@ def load_routing_config(conf_dir: Path) -> RoutingConfig:
     if errors:
         raise ConfigErrors(errors)
     return config
-
-
-def check_routing(conf_dir: Path) -> list[ConfigError]:
-    """Every problem in ``conf_dir/routing.yaml`` (empty when the file is good); never raises for a bad file."""
-    try:
-        load_routing_config(conf_dir)
-    except ConfigErrors as exc:
-        return exc.errors
-    return []
 
 
 def _items(raw: Any, section: str, field: str) -> list[tuple[tuple[Any, ...], Any]]:
@@ -59,7 +72,7 @@ def _items(raw: Any, section: str, field: str) -> list[tuple[tuple[Any, ...], An
     ]
 
 
-def _cross_check_all(data: Any, file: str) -> list[ConfigError]:
+def _cross_check_all(data: Any, file: str, ivr_dir: Path | None) -> list[ConfigError]:
     tenants = data.get("tenants") if isinstance(data, dict) else None
     if not isinstance(tenants, dict):
         return []
@@ -67,11 +80,11 @@ def _cross_check_all(data: Any, file: str) -> list[ConfigError]:
         error
         for name, raw in tenants.items()
         if isinstance(raw, dict)
-        for error in _cross_check(name, raw, file)
+        for error in _cross_check(name, raw, file, None if ivr_dir is None else ivr_dir / str(name))
     ]
 
 
-def _cross_check(tenant: str, raw: dict[str, Any], file: str) -> list[ConfigError]:
+def _cross_check(tenant: str, raw: dict[str, Any], file: str, menus: Path | None) -> list[ConfigError]:
     def error(loc: tuple[Any, ...], message: str, hint: str = "") -> ConfigError:
         return ConfigError(file, line_of(raw, loc), f"tenants.{tenant}: {message}", hint)
 
@@ -110,7 +123,25 @@ def _cross_check(tenant: str, raw: dict[str, Any], file: str) -> list[ConfigErro
         out += _duplicates(
             [(("queues", q, "trunks", t), n) for (q, t), n in used if n is not None], error, f"{label} trunk"
         )
+    if menus is not None:
+        out += _missing_menus(raw, menus, error)
     return out
+
+
+def _missing_menus(raw: dict[str, Any], folder: Path, error: Any) -> list[ConfigError]:
+    """An error at the ``target`` of each ``menu`` diversion that has no menu file in ``folder``."""
+    known = sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))  # _prompts.yaml: no menu
+    diversions = raw.get("diversions")
+    return [
+        error(
+            ("diversions", i, "target"),
+            f"diversion '{item.get('name', i)}' goes to IVR menu '{item['target']}', which does not exist",
+            f"menus in {folder}: {', '.join(known) or 'none'}",
+        )
+        for i, item in enumerate(diversions if isinstance(diversions, list) else [])
+        if isinstance(item, dict) and item.get("kind") == "menu" and isinstance(item.get("target"), str)
+        and item["target"] not in known
+    ]
 
 
 def _trunk_ref(entry: Any) -> Any:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from hotline.cli import cli
 from router.check import check_routing
 
 BROKEN = """\
@@ -42,6 +46,7 @@ def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
         (7, "Input should be greater than or equal to 0"),
         (8, "route target name 'primary' is used more than once"),
         (15, "queue 'billing' uses unknown trunk 'nowhere'"),
+        (17, "diversion 'keypad' goes to IVR menu 'selfservice', which does not exist"),
         (18, "diversion level '1' is used more than once"),
     }
 
@@ -71,3 +76,18 @@ def test_missing_file_and_bad_yaml_are_located(tmp_path: Path) -> None:
     (tmp_path / "routing.yaml").write_text("tenants:\n  demo: [\n")
     [bad] = check_routing(tmp_path)
     assert bad.line == 3 and bad.message.startswith("invalid YAML")
+
+
+def test_hotline_check_reports_a_menu_diversion_whose_menu_is_missing(conf_dir: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir, conf)
+    (conf / "ivr" / "demo" / "selfservice.yaml").unlink()
+    routing = conf / "routing.yaml"
+    line = next(n for n, text in enumerate(routing.read_text().splitlines(), 1) if "target: selfservice" in text)
+
+    result = CliRunner().invoke(cli, ["check", str(conf)])
+
+    assert result.exit_code == 2
+    assert (f"{routing}:{line}: tenants.demo: diversion 'keypad' goes to IVR menu 'selfservice', which does not "
+            f"exist (hint: menus in {conf / 'ivr' / 'demo'}: main)") in result.output
+    assert "ivr        ok" in result.output  # the menus that are there are fine: only routing names a missing one

@@ -111,7 +111,7 @@ nodes:
 async def test_a_menu_is_validated_with_lines_and_deployed_atomically(api, sessions, tenant, web_conf: Path) -> None:
     designer = await api.headers(tenant, Role.DESIGNER, name="dee")
     listed = await api.client.get("/api/v1/ivr/menus", headers=designer)
-    assert (await listed.json())["menus"] == [{"name": "main"}]
+    assert (await listed.json())["menus"] == [{"name": "main"}, {"name": "selfservice"}]
     source = (await (await api.client.get("/api/v1/ivr/menus/main", headers=designer)).json())["source"]
 
     refused = await api.client.post("/api/v1/ivr/menus/extra/validate", data=BROKEN_MENU, headers=designer)
