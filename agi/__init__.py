@@ -7,7 +7,8 @@ it uses. The public entry points, by module:
 * ``agi.fastagi``: ``start_fastagi_server(host, port, *, effects, menus, timeouts=...)`` → ``FastAgiServer``
   (``close(grace_s)`` on shutdown).
 * ``agi.effects``: ``AsyncEffects(router, redis, rules)`` with ``effects_client(url)``; ``SyncEffects``.
-* ``agi.script``: ``main()`` for the console script ``hotline-agi = agi.script:main``.
+* ``agi.script``: ``main()`` for the console script ``hotline-agi = agi.script:main``; it relays the call
+  to a running ``hotline serve`` (``agi.relay``, standard library only) or runs it here (``agi.inprocess``).
 * ``agi.ami``: ``AmiClient(parse_ami_url(url), redis, router=...)`` with ``start()``/``close()``,
   ``originate(...)``, ``redirect(...)``, ``action(...)``.
 * ``agi.scripts``: the AGI scripts by name (``ivr``, ``route``, ``hangup``); ``agi.variables``: channel

@@ -1,137 +1,44 @@
 """``hotline-agi <tenant> <script> [<arg>] [key=value ...]``: the same scripts as FastAGI, run by AGI() over stdin/stdout.
 
-Strategy: blocking reads with ``select`` deadlines drive ``agi.protocol`` and
-the scripts of ``agi.scripts``; effects run on the blocking router and Redis
-(``agi.effects.SyncEffects``). Asterisk starts one process per call, so imports
-are lazy: only ``agi.protocol`` is loaded before the environment is read, and
-``agi.startup`` reads its few settings straight from the environment.
+Asterisk starts one process per call, so start-up is what this costs. When the
+FastAGI server of a running ``hotline serve`` accepts (``HOTLINE_AGI_HOST`` /
+``HOTLINE_AGI_PORT``), the call is relayed to it and the engine is never
+imported (``agi.relay``); otherwise it runs here (``agi.inprocess``, imported
+only then), and stderr (Asterisk's console) says so once.
 
 On hang-up Asterisk sends SIGHUP and no ``HANGUP`` line. SIGHUP is ignored: the
-next command answers ``-1`` or 511 and the script ends through the normal
-hang-up path (trajectory handed over). This is the process entry point, like
-``hotline/cli.py``, hence the one signal disposition set here.
+next command answers ``-1`` or 511 and the call ends through the normal
+hang-up path (trajectory handed over), here or in the server. This is the
+process entry point, like ``hotline/cli.py``, hence the one signal disposition set here.
 Exit status: 0 (AGISTATUS=SUCCESS, the dialplan reads HOTLINE_*), 3 when the
-dialogue broke before a route was left (AGISTATUS=FAILURE → hard phones).
+dialogue broke before a route was left (AGISTATUS=FAILURE → hard phones); how
+the relay tells which is in ``agi.relay``.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import signal
 import sys
-import time
-from typing import Any
 
-from agi.protocol import NEED_DATA, AgiConnection, AgiError, Command, Environment, HangupNotice, State
-from agi.session import AgiTimeouts, EffectFailed, fallback_commands
+from agi import relay
 
 __all__ = ["main"]
 
-EXIT_FAILURE = 3
-
-
-class _Stdio:
-    def __init__(self, rfd: int, wfd: int, timeouts: AgiTimeouts) -> None:
-        self.rfd, self.wfd, self.t = rfd, wfd, timeouts
-        self.conn = AgiConnection()
-
-    def event(self, timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self.conn.next_event()
-            if event is NEED_DATA:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
-                    raise TimeoutError(f"no reply from Asterisk within {timeout:.1f}s")
-                self.conn.receive_data(os.read(self.rfd, 65536))
-            elif not isinstance(event, HangupNotice):
-                while isinstance(self.conn.next_event(), HangupNotice):
-                    pass  # notices already buffered behind the reply (``-1`` then ``HANGUP``) count now
-                return event
-
-    def exchange(self, command: Command) -> Any:
-        data = memoryview(self.conn.send(command))
-        while data:
-            data = data[os.write(self.wfd, data):]
-        return self.event(self.t.for_command(command))
-
-    def drive(self, script: Any, effects: Any, deadline: float) -> None:
-        reply = None
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError("AGI session ran past its time limit")
-            try:
-                op = script.send(reply)
-            except StopIteration:
-                return
-            if isinstance(op, Command):
-                reply = self.exchange(op)
-            else:
-                try:
-                    reply = effects.run(op)
-                except Exception as exc:  # noqa: BLE001  any effect failure is the script's to degrade
-                    reply = EffectFailed(exc)
-
-    def fallback(self, error: str) -> bool:
-        if self.conn.state is not State.IDLE or self.conn.environment is None:
-            return False
-        try:
-            for command in fallback_commands(self.conn.environment.uniqueid, error):
-                self.exchange(command)
-        except (AgiError, TimeoutError, OSError):
-            return False
-        return True
-
 
 def main(argv: list[str] | None = None, rfd: int = 0, wfd: int = 1) -> int:
-    """Run one spawned AGI session; returns the exit status (see the module docstring)."""
+    """Run one spawned AGI session, relayed or in-process; returns the exit status (module docstring)."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sys.stdout = sys.stderr  # fd 1 is the AGI channel: a stray print or log line would be taken as a command
     args = list(sys.argv[1:] if argv is None else argv)
-    words = [a for a in args if "=" not in a]
-    query = dict(a.split("=", 1) for a in args if "=" in a)
-    timeouts = AgiTimeouts()
-    io = _Stdio(rfd, wfd, timeouts)
     try:
-        env = io.event(timeouts.header_s)
-    except (AgiError, TimeoutError, OSError) as exc:
-        print(f"hotline-agi: no AGI environment on stdin: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    if not isinstance(env, Environment):
-        return EXIT_FAILURE
-    return _run(io, env, words, query, timeouts)
+        server = relay.connect()
+    except OSError as exc:
+        print(f"hotline-agi: {exc}; running the call in-process", file=sys.stderr)
+    else:
+        return relay.relay(server, args, rfd, wfd)
+    from agi.inprocess import run
 
-
-def _run(io: _Stdio, env: Environment, words: list[str], query: dict[str, str], timeouts: AgiTimeouts) -> int:
-    from agi.scripts import SCRIPTS, parse_script_path
-    from agi.session import CallContext
-    from hotline.logs import bind_call, configure_logging, get_logger
-
-    configure_logging(os.environ.get("HOTLINE_LOG_LEVEL", "INFO"), os.environ.get("HOTLINE_LOG_FORMAT", "kv"))
-    log = get_logger("agi.script")
-    with bind_call(words[0] if words else "?", env.uniqueid):
-        error = None
-        try:
-            path = parse_script_path(words)
-            from agi.startup import spawned_edge
-
-            effects, menus = spawned_edge()
-            call = CallContext(env, path.tenant, path.name, path.arg, query, io.conn, time.time, menus)
-            io.drive(SCRIPTS[path.name](call), effects, time.monotonic() + timeouts.session_s)
-        except AgiError as exc:
-            if exc.hint != "hangup":
-                error = "protocol"
-                log.warning("AGI session failed", error=str(exc), state=str(io.conn.state))
-        except TimeoutError as exc:
-            error = "timeout"
-            log.warning("AGI session timed out", error=str(exc), pending=str(io.conn.pending))
-        except Exception as exc:
-            error = type(exc).__name__
-            log.exception("AGI script failed", argv=" ".join(words))
-        if error and not io.fallback(error):
-            return EXIT_FAILURE
-        return 0
+    return run(args, rfd, wfd)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """FastAGI: Hotline's server vs a bare panoramisk FastAGI server, and spawned AGI start-up.
 
-    python bench/fastagi.py [--quick]
+    python bench/fastagi.py [--quick] [--startup]
 
 Both servers run the same 6-command session (ANSWER, GET VARIABLE, STREAM FILE,
 GET DATA, 2× SET VARIABLE), each in its own child process; this process plays
@@ -11,8 +11,9 @@ reading the next command line. Loops are bounded by session counts.
 1. closed loop at 100 and 1,000 concurrent sessions: sessions/s, p50/p99 per command;
 2. realistic: 1,000 sessions left idle inside STREAM FILE while new calls arrive at
    200/s: p99 per command of the new calls (target < 5 ms);
-3. spawned AGI start-up to the first command: ``hotline-agi`` vs a pyst2 script vs a
-   bare stdlib script (and the interpreter alone).
+3. spawned AGI start-up to the first command: the ``hotline-agi`` console script relaying to
+   the Hotline server child (``agi.relay``) and running in-process (no server where it looks),
+   vs a pyst2 script vs a bare stdlib script (and the interpreter alone); ``--startup`` runs only this.
 
 The Hotline child calls ``gc.freeze()`` after start-up, as ``hotline serve`` should
 (``BENCH_GC_FREEZE=0`` to see the difference). Figures: bench/RESULTS.md, "Asterisk edge".
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import gc
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -92,8 +94,6 @@ async def _serve_panoramisk(port: int) -> None:
 
 
 def _start(kind: str) -> tuple[subprocess.Popen, int]:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -217,26 +217,41 @@ def _first_command_ms(argv: list[str], env: dict[str, str] | None = None) -> flo
     return elapsed
 
 
+def _exit_ms(argv: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, env={**os.environ, **(env or {})})
+    return (time.perf_counter() - started) * 1000
+
+
 def startup(runs: int) -> dict:
-    results = {}
-    cases = {"python -c pass": None, "bare stdlib script": [sys.executable, "-c", BARE],
-             "pyst2 AGI script": [sys.executable, "-c", PYST2],
-             "hotline-agi": [sys.executable, "-m", "agi.script", "demo", "ivr", "main"]}
-    env = {"HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0", "HOTLINE_CONF_DIR": str(ROOT / "conf")}  # no I/O before 1st command
-    for name, argv in cases.items():
-        if argv is None:
-            times = []
+    """Median (min) ms per case over ``runs`` rounds, the cases taking turns within a round."""
+    hotline_agi = str(Path(sys.executable).with_name("hotline-agi"))  # the console script Asterisk runs
+    server, port = _start("hotline")
+    with socket.socket() as refusing:  # bound, not listening: the relay is refused at once
+        refusing.bind(("127.0.0.1", 0))
+        engine = {"HOTLINE_REDIS_URL": "redis://127.0.0.1:1/0", "HOTLINE_CONF_DIR": str(ROOT / "conf"),
+                  "HOTLINE_AGI_PORT": str(refusing.getsockname()[1])}  # no I/O before the 1st command
+        cases = {"python -c pass": (_exit_ms, [sys.executable, "-c", "pass"], None),
+                 "bare stdlib script": (_first_command_ms, [sys.executable, "-c", BARE], None),
+                 "pyst2 AGI script": (_first_command_ms, [sys.executable, "-c", PYST2], None),
+                 "hotline-agi in-process": (_first_command_ms, [hotline_agi, "demo", "ivr", "main"], engine),
+                 "hotline-agi relay": (_first_command_ms, [hotline_agi, "bench", "bench"],
+                                       {"HOTLINE_AGI_HOST": "127.0.0.1", "HOTLINE_AGI_PORT": str(port)})}
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        results = {}
+        try:
             for _ in range(runs):
-                t = time.perf_counter()
-                subprocess.run([sys.executable, "-c", "pass"], check=True)
-                times.append((time.perf_counter() - t) * 1000)
-        else:
-            try:
-                times = [_first_command_ms(argv, env) for _ in range(runs)]
-            except AssertionError as exc:
-                results[name] = f"failed: {exc}"
-                continue
-        results[name] = f"{statistics.median(times):.0f} ms (min {min(times):.0f})"
+                for name, (measure, argv, env) in list(cases.items()):
+                    try:
+                        times[name].append(measure(argv, env))
+                    except AssertionError as exc:
+                        results[name] = f"failed: {exc}"
+                        del cases[name]
+        finally:
+            server.terminate()
+            server.wait()
+    for name in cases:  # the ones that never failed
+        results[name] = f"{statistics.median(times[name]):.0f} ms (min {min(times[name]):.0f})"
     return results
 
 
@@ -281,6 +296,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--startup", action="store_true", help="only the spawned AGI start-up figures")
     parser.add_argument("--serve", choices=["hotline", "panoramisk"])
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
@@ -292,6 +308,14 @@ def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    if not args.startup:
+        _print_rounds(args)
+    for name, value in startup(5 if args.quick else 15).items():
+        print(f"start-up to first command  {name:22} {value}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+def _print_rounds(args: argparse.Namespace) -> None:
     results = asyncio.run(_rounds(args.rounds, args.quick))
     print(f"medians of {args.rounds} alternating rounds; cpu_ms = server CPU per session")
     for case in ("closed 100", "closed 1000", "realistic"):
@@ -302,9 +326,6 @@ def main() -> None:
         ratio = results["hotline"][case]["sessions_s"] / results["panoramisk"][case]["sessions_s"]
         cpu = results["panoramisk"][case]["cpu_ms"] / results["hotline"][case]["cpu_ms"]
         print(f"{case}: hotline/panoramisk sessions/s = {ratio:.2f}, CPU efficiency = {cpu:.2f} (target >= 0.8)")
-    for name, value in startup(5 if args.quick else 15).items():
-        print(f"start-up to first command  {name:20} {value}")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,20 @@ def copy_demo_conf(conf_dir: Path, dest: Path, tenant: str) -> Path:
 @pytest.fixture
 def demo_conf(conf_dir: Path, tmp_path: Path, tenant: str) -> Path:
     return copy_demo_conf(conf_dir, tmp_path / "conf", tenant)
+
+
+@pytest.fixture
+def in_process_env(demo_conf: Path, redis_url: str) -> Iterator[dict[str, str]]:
+    """Environment for ``hotline-agi`` to run its call in-process on this test's config and Redis.
+
+    Its FastAGI address is a loopback port bound but not listening, so the relay is refused at once
+    (whatever else listens on 4573 on this machine).
+    """
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        yield {"HOTLINE_AGI_HOST": "127.0.0.1", "HOTLINE_AGI_PORT": str(refusing.getsockname()[1]),
+               "HOTLINE_REDIS_URL": redis_url, "HOTLINE_CONF_DIR": str(demo_conf),
+               "HOTLINE_NODE_NAME": "test-node"}
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ Behaviour copied from tests/transcripts (see ASTERISK.md there):
   dead channel (checked before the syntax);
 * a caller hang-up during a media command answers ``200 result=-1`` and sends
   ``HANGUP`` a little later; while idle, ``HANGUP`` at once; AGISIGHUP=no sends
-  no ``HANGUP``; AGIEXITONHANGUP sends ``HANGUP\\nHANGUP\\n`` and closes;
+  no ``HANGUP``; AGIEXITONHANGUP sends ``HANGUP\\nHANGUP\\n`` and closes (spawned AGI: SIGHUP,
+  then stdin closes);
 * when the application half-closes: ``HANGUP`` and close. A missing sound file
   makes AGISTATUS=FAILURE for good.
 
@@ -23,7 +24,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 USAGE_HEAD = b"520-Invalid command syntax.  Proper usage follows:\n"
@@ -123,6 +124,7 @@ class AsteriskChannel:
         self.dead = True
         if self.hangup_signal is not None:
             self.hangup_signal()
+            self.closed = self.caller.exit_on_hangup
             return []
         if self.caller.exit_on_hangup:
             self.closed = True
@@ -225,6 +227,7 @@ class SimResult:
     channel: AsteriskChannel
     agistatus: str
     ended: str  # "app-closed", "exit-on-hangup", "timeout", "reset"
+    stderr: str = ""  # spawned AGI: what the script wrote there (Asterisk's console)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -258,13 +261,15 @@ async def call_fastagi(port: int, channel: AsteriskChannel, *, host: str = "127.
 
 
 async def call_spawned(argv: list[str], channel: AsteriskChannel, *, env: dict[str, str] | None = None,
-                       timeout: float = 20.0) -> tuple[SimResult, int]:
-    """Run ``python -m agi.script <argv>`` the way AGI() does: header on stdin, SIGHUP on hang-up,
-    no HANGUP line; returns the result and the exit status (AGISTATUS=FAILURE when not 0)."""
+                       timeout: float = 20.0, program: Sequence[str] = (sys.executable, "-m", "agi.script"),
+                       ) -> tuple[SimResult, int]:
+    """Run ``<program> <argv>`` the way AGI() does: header on stdin, SIGHUP on hang-up, no HANGUP line,
+    stdin closed when the AGI ends; returns the result and the exit status (AGISTATUS=FAILURE when not 0)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agi.script", *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        *program, *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
     )
+    stderr = asyncio.ensure_future(proc.stderr.read())
     channel.network = False
     channel.hangup_signal = lambda: proc.send_signal(signal.SIGHUP)
     proc.stdin.write(channel.header())
@@ -272,12 +277,13 @@ async def call_spawned(argv: list[str], channel: AsteriskChannel, *, env: dict[s
     try:
         async with asyncio.timeout(timeout):
             ended = await _serve(proc.stdout, proc.stdin, channel)
+            proc.stdin.close()
             status = await proc.wait()
     except TimeoutError:
         proc.kill()
         status = await proc.wait()
     agistatus = channel.agistatus if status == 0 else "FAILURE"
-    return SimResult(channel, agistatus, ended), status
+    return SimResult(channel, agistatus, ended, (await stderr).decode(errors="replace")), status
 
 
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: AsteriskChannel) -> str:
