@@ -33,6 +33,7 @@ from alerts.calendar import BusinessCalendar, shift_after_pause
 from alerts.models import AlertState, Deadline, DeadlineState, Escalation, EscalationState, OutboxAlert
 from alerts.plan import Plan
 from alerts.schedule import fire_times
+from hotline.bulk import insert_rows
 from hotline.logs import get_logger
 
 __all__ = [
@@ -129,8 +130,7 @@ async def start_escalations(session: AsyncSession, tenant: str,
                                                                        rows)).all()}
         deadlines = [row for tid, item in new
                      for row in _deadline_rows(created[tid], item.plan, item.calendar, after_level=None)]
-        if deadlines:
-            await session.execute(Deadline.__table__.insert(), deadlines)
+        await insert_rows(await session.connection(), Deadline.__table__, deadlines)
         found.update(created)
     return {tid: found[tid] for tid in wanted}
 

@@ -36,6 +36,7 @@ from flows.models import (
     TicketState,
 )
 from flows.people_store import load_directory
+from hotline.bulk import insert_rows, update_rows
 from hotline.logs import get_logger
 
 __all__ = ["EventRec", "PresenceSource", "TaskRec", "TicketDraft", "Workspace"]
@@ -56,6 +57,8 @@ _TICKET_COLUMNS = (
     "closed_at",
 )
 _TASK_COLUMNS = ("assignee", "state", "outcome", "acted_by", "acted_at", "activated_at", "due_at")
+#: What tells a new task's row apart within one flush, to match inserted ids back (bulk RETURNING has no order).
+_TASK_KEY = ("id", "ticket_id", "node", "step", "seq")
 
 
 @dataclass(eq=False)
@@ -236,40 +239,40 @@ class Workspace:
         await self._insert_tickets(conn)
         await self._update_tickets(conn)
         await self._write_tasks(conn)
-        events = [e for e in self.events if not e.ticket.skipped]
-        if events:
-            await conn.execute(
-                TicketEvent.__table__.insert(),
-                [
-                    {
-                        "tenant": self.tenant,
-                        "ticket_id": e.ticket.id,
-                        "task_id": e.task_id,
-                        "at": e.at,
-                        "actor": e.actor,
-                        "kind": e.kind,
-                        "from_node": e.from_node,
-                        "to_node": e.to_node,
-                        "changes": e.changes,
-                        "data": e.data,
-                    }
-                    for e in events
-                ],
-            )
+        await insert_rows(
+            conn,
+            TicketEvent.__table__,
+            [
+                {
+                    "tenant": self.tenant,
+                    "ticket_id": e.ticket.id,
+                    "task_id": e.task_id,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "kind": e.kind,
+                    "from_node": e.from_node,
+                    "to_node": e.to_node,
+                    "changes": e.changes,
+                    "data": e.data,
+                }
+                for e in self.events
+                if not e.ticket.skipped
+            ],
+        )
         await self._write_counters(conn)
         self.new_tickets, self.tickets, self.tasks, self.events = [], [], [], []
 
     async def _insert_tickets(self, conn: AsyncConnection) -> None:
         if not self.new_tickets:
             return
-        t = Ticket.__table__
-        statement = (
-            dialect_insert(conn)(t)
-            .on_conflict_do_nothing(index_elements=["tenant", "call_id", "template"])
-            .returning(t.c.id, t.c.call_id, t.c.template)
+        rows = await insert_rows(
+            conn,
+            Ticket.__table__,
+            [d.row() for d in self.new_tickets],
+            conflict=("tenant", "call_id", "template"),
+            returning=("id", "call_id", "template"),
         )
-        rows = await conn.execute(statement, [d.row() for d in self.new_tickets])
-        ids = {(r.call_id, r.template): r.id for r in rows.all()}
+        ids = {(r.call_id, r.template): r.id for r in rows}
         for draft in self.new_tickets:
             draft.id = ids.get((draft.call_id, draft.template))
             draft.skipped = draft.id is None
@@ -277,24 +280,17 @@ class Workspace:
     async def _update_tickets(self, conn: AsyncConnection) -> None:
         if not self.tickets:
             return
-        t = Ticket.__table__
-        statement = (
-            t.update()
-            .where(t.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in _TICKET_COLUMNS})
-        )
-        await conn.execute(
-            statement,
-            [{"b_id": d.id, **{f"b_{c}": getattr(d, c) for c in _TICKET_COLUMNS}} for d in self.tickets],
-        )
+        rows = [{"id": d.id, **{c: getattr(d, c) for c in _TICKET_COLUMNS}} for d in self.tickets]
+        await update_rows(conn, Ticket.__table__, rows)
 
     async def _write_tasks(self, conn: AsyncConnection) -> None:
         t = Task.__table__
         new = [k for k in self.tasks if k.id is None and not k.ticket.skipped]
         changed = [k for k in self.tasks if k.id is not None and k.dirty]
         if new:
-            inserted = await conn.execute(
-                t.insert().returning(t.c.id, sort_by_parameter_order=True),
+            inserted = await insert_rows(
+                conn,
+                t,
                 [
                     {
                         "tenant": self.tenant,
@@ -319,19 +315,15 @@ class Workspace:
                     }
                     for k in new
                 ],
+                returning=_TASK_KEY,
             )
-            for task, row in zip(new, inserted.all(), strict=True):
-                task.id, task.dirty = row.id, True  # dirty: still counts as new for the load counters
+            ids = {tuple(row[1:]): row.id for row in inserted}
+            for task in new:
+                # dirty: still counts as new for the load counters
+                task.id, task.dirty = ids[(task.ticket.id, task.node, task.step, task.seq)], True
         if changed:
-            statement = (
-                t.update()
-                .where(t.c.id == bindparam("b_id"))
-                .values({**{c: bindparam(f"b_{c}") for c in _TASK_COLUMNS}, "version": t.c.version + 1})
-            )
-            await conn.execute(
-                statement,
-                [{"b_id": k.id, **{f"b_{c}": getattr(k, c) for c in _TASK_COLUMNS}} for k in changed],
-            )
+            rows = [{"id": k.id, **{c: getattr(k, c) for c in _TASK_COLUMNS}} for k in changed]
+            await update_rows(conn, t, rows, bump="version")
         await self._sla_clock(new, changed)
 
     async def _sla_clock(self, new: list[TaskRec], changed: list[TaskRec]) -> None:
