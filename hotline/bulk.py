@@ -71,9 +71,17 @@ def _processor(dialect: Dialect, column: Column[Any]) -> Processor:
 
 
 def _arrays(
-    dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    dialect: Dialect,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    constants: Mapping[str, Any] | None = None,
 ) -> dict[str, list[Any]]:
+    """One list per column, through its bind processor; ``constants`` fill columns the rows leave out."""
     out: dict[str, list[Any]] = {}
+    for name, value in (constants or {}).items():
+        process = _processor(dialect, table.c[name])
+        out[name] = [process(value) if process else value] * len(rows)
     for name in names:
         process = _processor(dialect, table.c[name])
         values = [row[name] for row in rows]
@@ -81,18 +89,19 @@ def _arrays(
     return out
 
 
-def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
-    """Every row with the same keys: the first row's, plus columns that have a Python-side default."""
+def _defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The rows' columns (the first row's; every row must have the same), and the Python-side defaults
+    of the columns they leave out, evaluated once for the batch."""
     given = tuple(rows[0])
+    for row in rows:
+        if len(row) != len(given) or any(k not in row for k in given):
+            raise ValueError(f"bulk insert into {table.name}: every row needs the same columns as the first")
     missing = {
         c.name: c.default.arg(None) if c.default.is_callable else c.default.arg  # type: ignore[union-attr]
         for c in table.c
         if c.name not in given and c.default is not None and (c.default.is_callable or c.default.is_scalar)
     }
-    for row in rows:
-        if len(row) != len(given) or any(k not in row for k in given):
-            raise ValueError(f"bulk insert into {table.name}: every row needs the same columns as the first")
-    return given + tuple(missing), [{**row, **missing} for row in rows]
+    return given, missing
 
 
 async def insert_rows(
@@ -119,9 +128,9 @@ async def insert_rows(
             return list(result.all())
         await conn.execute(statement, list(rows))
         return []
-    names, full = _with_defaults(table, rows)
-    statement = _insert_sql(conn.dialect, table, names, tuple(conflict), tuple(returning))
-    result = await conn.execute(statement, _arrays(conn.dialect, table, names, full))
+    names, missing = _defaults(table, rows)
+    statement = _insert_sql(conn.dialect, table, names + tuple(missing), tuple(conflict), tuple(returning))
+    result = await conn.execute(statement, _arrays(conn.dialect, table, rows, names, missing))
     return list(result.all()) if returning else []
 
 
@@ -139,4 +148,4 @@ async def update_rows(
         statement = table.update().where(table.c[key] == bindparam("b_key")).values(values)
         await conn.execute(statement, [{"b_key": r[key], **{f"b_{n}": r[n] for n in names}} for r in rows])
         return
-    await conn.execute(_update_sql(conn.dialect, table, key, names, bump), _arrays(conn.dialect, table, (key, *names), rows))
+    await conn.execute(_update_sql(conn.dialect, table, key, names, bump), _arrays(conn.dialect, table, rows, (key, *names)))
