@@ -50,7 +50,7 @@ class AgiLocalError(AgiError):
 class AgiRemoteError(AgiError):
     """Asterisk (or whatever connected to us) sent bytes that are not AGI: a malformed
     environment line, an oversized header, an unsolicited reply, a garbage line, or
-    EOF in the middle of a line or before the reply to a command."""
+    EOF in the middle of a line (EOF between lines is the channel going away: ``ConnectionClosed``)."""
 
 
 class NeedData(enum.Enum):

@@ -15,8 +15,11 @@ What the recorded res_agi does, and how it maps here:
 * ``511`` means the channel is dead even when no ``HANGUP`` line is sent
   (AGISIGHUP=no, spawned AGI), so it moves to HUNG_UP too.
 * A multi-line ``520`` is one ``UsageReply``; ``100 Trying...`` is provisional.
-* EOF is fine between replies or after a hang-up; EOF before the reply to a
-  command on a live channel, or in the middle of a line, is a remote error.
+* EOF is the channel going away, whenever it comes between lines: between
+  replies, after a hang-up, or before the reply to a command in flight (with
+  AGIEXITONHANGUP Asterisk closes the socket at hang-up, and with AGISIGHUP=no
+  it sends no ``HANGUP`` first, so a command in flight never gets its reply).
+  EOF in the middle of a line is a remote error.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.AWAITING_REPLY, T.PROVISIONAL): S.AWAITING_REPLY,
     (S.AWAITING_REPLY, T.DEAD_CHANNEL): S.HUNG_UP,
     (S.AWAITING_REPLY, T.HANGUP_NOTICE): S.HUNG_UP_AWAITING_REPLY,
+    (S.AWAITING_REPLY, T.EOF): S.CLOSED,
     (S.HUNG_UP, T.SEND): S.HUNG_UP_AWAITING_REPLY,
     (S.HUNG_UP, T.HANGUP_NOTICE): S.HUNG_UP,
     (S.HUNG_UP, T.EOF): S.CLOSED,
@@ -210,9 +214,6 @@ class AgiConnection:
             self.state = State.ERROR
             what = "the AGI environment" if self.environment is None else "a reply line"
             raise AgiRemoteError(f"peer closed the socket in the middle of {what}: {bytes(self._buf)[:80]!r}")
-        if self.state is State.AWAITING_REPLY:
-            self.state = State.ERROR
-            raise AgiRemoteError(f"Asterisk closed the AGI socket before replying to {self.pending}", hint="hangup")
         self._move(Trigger.EOF, AgiRemoteError, lambda: "EOF")
         self.pending = None
         return ConnectionClosed()

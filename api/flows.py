@@ -3,6 +3,9 @@
 ``PUT`` takes the YAML text as the body. A definition with errors is refused
 with 422 and every error located (``errors: [{file, line, message, hint}]``);
 the version in force stays. Running tickets keep the version they started on.
+Validate and deploy check a definition the same way (``check_definition``) and
+answer its ``warnings`` in the same shape: the people a flow names while the
+tenant has none loaded yet are not refused, as people may come after flows.
 """
 
 from __future__ import annotations
@@ -15,16 +18,20 @@ from api.appkeys import SESSIONS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
 from api.errors import ApiError
-from flows.files import read_flow_text
 from flows.models import FlowVersion
 from flows.people_store import load_directory
 from flows.queries import flow_graph
-from flows.versions import deploy, latest_versions
+from flows.versions import check_definition, deploy, latest_versions
 from hotline.models import utcnow
 from hotline.yamlconf import ConfigError, ConfigErrors
 
 routes = web.RouteTableDef()
 MAX_FLOW_BYTES = 256 * 1024
+
+
+def located(problems: list[ConfigError]) -> list[dict[str, object]]:
+    """Errors or warnings as the API lists them."""
+    return [{"file": e.file, "line": e.line, "message": e.message, "hint": e.hint} for e in problems]
 
 
 def invalid(errors: list[ConfigError]) -> web.Response:
@@ -34,9 +41,7 @@ def invalid(errors: list[ConfigError]) -> web.Response:
             "error": {
                 "code": "invalid",
                 "message": "; ".join(str(e) for e in errors[:5]) + (" ..." if len(errors) > 5 else ""),
-                "errors": [
-                    {"file": e.file, "line": e.line, "message": e.message, "hint": e.hint} for e in errors
-                ],
+                "errors": located(errors),
             }
         },
         status=422,
@@ -138,7 +143,13 @@ async def put_flow(request: web.Request) -> web.Response:
             request, "flow.deploy", key, {"version": done.info.version, "digest": done.info.digest}
         )
     return web.json_response(
-        {"key": key, "version": done.info.version, "version_id": done.info.id, "created": done.created},
+        {
+            "key": key,
+            "version": done.info.version,
+            "version_id": done.info.id,
+            "created": done.created,
+            "warnings": located(done.warnings),
+        },
         status=201 if done.created else 200,
     )
 
@@ -150,10 +161,12 @@ async def validate_flow(request: web.Request) -> web.Response:
     text = await _yaml_body(request)
     async with request.app[SESSIONS]() as session:
         directory = await load_directory(session, who.tenant)
-    flow, errors = read_flow_text(text, _file(who.tenant, key), directory if directory.people else None, key)
+    flow, errors, warnings = check_definition(text, key, directory, _file(who.tenant, key))
     if flow is None:
         return invalid(errors)
-    return web.json_response({"key": key, "valid": True, "nodes": list(flow.nodes)})
+    return web.json_response(
+        {"key": key, "valid": True, "nodes": list(flow.nodes), "warnings": located(warnings)}
+    )
 
 
 @routes.get("/api/v1/flows/{key}/graph")

@@ -75,10 +75,9 @@ async def _flows_broken_by(request: web.Request, tenant: str, directory: Directo
         sources = {v.key: await session.get(FlowVersion, v.id) for v in latest.values()}
     errors: list[ConfigError] = []
     for key, row in sources.items():
-        _, found = read_flow_text(
+        errors += read_flow_text(
             row.source if row else "", f"flows/{tenant}/{key}.yaml (deployed)", directory, key
-        )
-        errors += found
+        ).errors
     return errors
 
 

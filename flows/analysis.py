@@ -9,12 +9,18 @@ one start, every node reachable, a close node reachable from every node, a
 default (condition-free) transition last out of every node so a ticket can
 never stall, and no loop of automatic nodes. ``analyse_flow`` never raises
 for a bad definition; it returns the errors.
+
+People are checked against a ``Directory``. A tenant whose people are not
+loaded yet (no directory, ``None``) may still deploy a flow that names people,
+as its people can come later (people.yaml, ``PUT /api/v1/people``, which then
+refuses a directory a deployed flow would not find its people in); each name
+it could not check is a warning, located like an error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,21 +30,33 @@ from flows.directory import Directory
 from flows.nodes import Behaviour, NodeKind, node_kinds
 from hotline.yamlconf import ConfigError, LineDict, LineList, line_of
 
-__all__ = ["analyse_flow"]
+__all__ = ["Analysis", "analyse_flow"]
 
 _TASKS = (Behaviour.APPROVE, Behaviour.HANDLE)
 
 
+class Analysis(NamedTuple):
+    """A flow definition checked: the definition (``None`` if any error), its errors and its warnings."""
+
+    flow: FlowDef | None
+    errors: list[ConfigError]
+    warnings: list[ConfigError]
+
+
 class _Report:
-    """Collects located errors against the YAML the definition came from."""
+    """Collects located errors and warnings against the YAML the definition came from."""
 
     def __init__(self, data: Any, file: str) -> None:
         self.data = data
         self.file = file
         self.errors: list[ConfigError] = []
+        self.warnings: list[ConfigError] = []
 
     def add(self, loc: tuple[Any, ...], message: str, hint: str = "") -> None:
         self.errors.append(ConfigError(self.file, self.line(loc), message, hint))
+
+    def warn(self, loc: tuple[Any, ...], message: str, hint: str = "") -> None:
+        self.warnings.append(ConfigError(self.file, self.line(loc), message, hint))
 
     def line(self, loc: tuple[Any, ...]) -> int:
         """The line of the key (or list item) at ``loc``, not of the block under it."""
@@ -102,9 +120,16 @@ def _check_ref(
         field = ctx.head.fields.get(ref.field_) if ctx.head else None
         if field is None or field.type not in (FieldType.PERSON, FieldType.STRING):
             report.add(loc, f"field: {ref.field_!r} is not a person (or string) field of this flow")
-    if ref.users is None and ref.role is None and ref.unit is None:
+    if not ref.users and ref.role is None and ref.unit is None:
         return
     if directory is None:
+        report.warn(
+            loc,
+            f"unknown {_named(ref)}: this tenant has no people loaded yet, so they are not checked",
+            "load them (conf/people.yaml or PUT /api/v1/people) before a ticket reaches this step",
+        )
+        return
+    if not directory.people:
         report.add(
             loc, "people are named but this tenant has no people", "add the tenant to conf/people.yaml"
         )
@@ -118,6 +143,16 @@ def _check_ref(
         )
     if ref.unit is not None and ref.unit not in directory.units:
         report.add(loc, f"unknown org unit {ref.unit!r}")
+
+
+def _named(ref: PeopleRef) -> str:
+    """The people ``ref`` names, as a warning lists them: "person 'ann', person 'bob'", "role 'agent' in
+    unit 'billing'", "unit 'billing'"."""
+    if ref.users is not None:
+        return ", ".join(f"person {user!r}" for user in ref.users)
+    role = f"role {ref.role!r}" if ref.role is not None else ""
+    unit = f"unit {ref.unit!r}" if ref.unit is not None else ""
+    return " in ".join(part for part in (role, unit) if part)
 
 
 class _Context:
@@ -305,12 +340,12 @@ def _check_reach(
 
 def analyse_flow(
     data: Any, file: str, directory: Directory | None, expected_key: str | None = None
-) -> tuple[FlowDef | None, list[ConfigError]]:
-    """Validate a parsed flow YAML; returns the definition (``None`` if any error) and every error."""
+) -> Analysis:
+    """Validate a parsed flow YAML against the tenant's people (``None``: not loaded yet, see the module)."""
     report = _Report(data, file)
     if not isinstance(data, dict):
         report.add((), "a flow definition is a mapping (key, name, fields, nodes, transitions, ...)")
-        return None, report.errors
+        return Analysis(None, report.errors, report.warnings)
     kinds, problems = node_kinds()
     for problem in problems:
         report.add((), problem)
@@ -330,5 +365,5 @@ def analyse_flow(
     if nodes:
         _check_graph(report, nodes, transitions, ctx, names)
     if report.errors:
-        return None, report.errors
-    return FlowDef.model_validate(data), []
+        return Analysis(None, report.errors, report.warnings)
+    return Analysis(FlowDef.model_validate(data), [], report.warnings)

@@ -14,8 +14,9 @@ __all__ = ["check_flows"]
 def check_flows(conf_dir: Path) -> list[ConfigError]:
     """Errors in ``conf_dir/people.yaml`` and ``conf_dir/flows/<tenant>/*.yaml``, each with file and line.
 
-    Flows are checked against their tenant's people; two flows of one tenant
-    claiming the same intent template is an error too.
+    Flows are checked against their tenant's people (a tenant people.yaml leaves out has none, so a flow
+    naming people is an error here); two flows of one tenant claiming the same intent template is an
+    error too.
     """
     orgs, errors = read_people(conf_dir / PEOPLE_FILE)
     flows_dir = conf_dir / FLOWS_DIR
@@ -23,7 +24,7 @@ def check_flows(conf_dir: Path) -> list[ConfigError]:
         return errors
     for tenant, files in flow_files(flows_dir).items():
         org = orgs.get(tenant)
-        directory = Directory.from_conf(org) if org is not None else None
+        directory = Directory.from_conf(org) if org is not None else Directory()
         owners: dict[str, Path] = {}
         for path in files:
             flow, _, found = read_flow(path, directory)

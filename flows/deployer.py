@@ -102,6 +102,9 @@ async def _deploy_one(
     except IntegrityError:
         log.warning("flow deployed concurrently by another process; skipped", file=str(file), tenant=tenant)
         return
+    if done.warnings:
+        log.warning("flow names people this tenant has not loaded yet; they are not checked", file=str(file),
+                    tenant=tenant, warnings=len(done.warnings), first=str(done.warnings[0]))
     if done.created:
         report.deployed[str(file)] = done.info.version
         log.info("flow deployed", tenant=tenant, flow=file.stem, version=done.info.version)

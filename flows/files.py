@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.analysis import analyse_flow
+from flows.analysis import Analysis, analyse_flow
 from flows.definition import FlowDef
 from flows.directory import Directory, TenantPeople, parse_people_file
 from hotline.yamlconf import ConfigError, ConfigErrors, load_yaml, parse_yaml
@@ -46,14 +46,12 @@ def read_people(path: Path) -> tuple[dict[str, TenantPeople], list[ConfigError]]
     return parse_people_file(data, str(path))
 
 
-def read_flow_text(
-    text: str, file: str, directory: Directory | None, expected_key: str | None
-) -> tuple[FlowDef | None, list[ConfigError]]:
+def read_flow_text(text: str, file: str, directory: Directory | None, expected_key: str | None) -> Analysis:
     """Parse and analyse a flow definition given as YAML text (a file or an API body)."""
     try:
         data = parse_yaml(text, file)
     except ConfigErrors as exc:
-        return None, exc.errors
+        return Analysis(None, exc.errors, [])
     return analyse_flow(data, file, directory, expected_key)
 
 
@@ -63,5 +61,5 @@ def read_flow(path: Path, directory: Directory | None) -> tuple[FlowDef | None, 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, "", [ConfigError(str(path), 0, f"cannot read file: {exc}")]
-    flow, errors = read_flow_text(text, str(path), directory, path.stem)
-    return flow, text, errors
+    found = read_flow_text(text, str(path), directory, path.stem)
+    return found.flow, text, found.errors

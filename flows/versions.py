@@ -1,9 +1,10 @@
 """Flow versions: deploying a definition, finding the newest, reading the one a ticket pinned.
 
-Strategy: a deploy validates the YAML against the tenant's people, and stores
-it as a new immutable version only when its text changed (SHA-256 digest), so
-re-deploying a whole directory is cheap and idempotent. A bad definition
-raises ``ConfigErrors`` and stores nothing: the good version in force stays.
+Strategy: a deploy validates the YAML against the tenant's people (only warning
+about the names while it has none yet), and stores it as a new immutable
+version only when its text changed (SHA-256 digest), so re-deploying a whole
+directory is cheap and idempotent. A bad definition raises ``ConfigErrors``
+and stores nothing: the good version in force stays.
 Parsed definitions are memoized by digest (content-addressed, so safe across
 databases and processes); a ``Catalog`` is a tenant's newest versions by
 template, cached for a short time by the intake so a busy stream does not
@@ -22,19 +23,21 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flows.analysis import Analysis
 from flows.definition import FlowDef
 from flows.directory import Directory
 from flows.files import read_flow_text
 from flows.models import FlowVersion
 from flows.people_store import load_directory
 from hotline.tokens import Role
-from hotline.yamlconf import ConfigErrors
+from hotline.yamlconf import ConfigError, ConfigErrors
 
 __all__ = [
     "Catalog",
     "CatalogCache",
     "Deployed",
     "VersionInfo",
+    "check_definition",
     "definitions",
     "definitions_by_digest",
     "deploy",
@@ -80,10 +83,12 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Deployed:
-    """What a deploy did: ``created`` is False when the text was already the newest version."""
+    """What a deploy did: ``created`` is False when the text was already the newest version; ``warnings``
+    name the people it could not check (see ``check_definition``)."""
 
     info: VersionInfo
     created: bool
+    warnings: list[ConfigError]
 
 
 def digest_of(text: str) -> str:
@@ -135,6 +140,12 @@ async def viewable_versions(session: AsyncSession, tenant: str, role: Role) -> l
     return [i for i, permissions in rows if str(role) in permissions.get("view", [str(r) for r in Role])]
 
 
+def check_definition(text: str, key: str, directory: Directory | None, file: str) -> Analysis:
+    """What deploying ``text`` as flow ``key`` finds. An empty ``directory`` is people not loaded yet (for
+    ``load_directory``, none stored): its flows are checked without people, each name a warning."""
+    return read_flow_text(text, file, directory if directory and directory.people else None, key)
+
+
 async def deploy(
     session: AsyncSession,
     tenant: str,
@@ -152,15 +163,13 @@ async def deploy(
     definition is bad; ``IntegrityError`` (on flush or commit) when another
     deploy of the same flow took the version number first: deploy again.
     """
-    flow, errors = read_flow_text(
-        text, file or f"{tenant}/{key}.yaml", directory if directory and directory.people else None, key
-    )
+    flow, errors, warnings = check_definition(text, key, directory, file or f"{tenant}/{key}.yaml")
     if flow is None:
         raise ConfigErrors(errors)
     digest = digest_of(text)
     current = (await latest_versions(session, tenant)).get(key)
     if current is not None and current.digest == digest:
-        return Deployed(current, created=False)
+        return Deployed(current, created=False, warnings=warnings)
     row = FlowVersion(
         tenant=tenant,
         flow_key=key,
@@ -176,7 +185,7 @@ async def deploy(
     session.add(row)
     await session.flush()
     _parsed.put(digest, row.definition)
-    return Deployed(VersionInfo(row.id, key, row.version, digest, flow), created=True)
+    return Deployed(VersionInfo(row.id, key, row.version, digest, flow), created=True, warnings=warnings)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 // Shared by every page: the JSON API with the session's CSRF token, a safe element builder,
 // messages, readable times, SLA countdowns and the live monitor socket.
-// Everything user-visible is set with textContent, never innerHTML.
+// Everything user-visible is set with textContent, never innerHTML (ticket.js swaps in a part of a page the
+// server rendered and escaped, parsed by DOMParser, which runs no script).
 "use strict";
 
 const Hotline = (() => {
@@ -91,11 +92,16 @@ const Hotline = (() => {
     connect();
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    for (const node of document.querySelectorAll("time[datetime]")) node.textContent = utc(node.getAttribute("datetime"));
+  /** Readable times and current countdowns in `root`: the page, or a part of it just swapped in. */
+  function localize(root = document) {
+    for (const node of root.querySelectorAll("time[datetime]")) node.textContent = utc(node.getAttribute("datetime"));
     tick();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    localize();
     setInterval(tick, 1000);
   });
 
-  return { api, el, flash, monitor, utc };
+  return { api, el, flash, localize, monitor, utc };
 })();

@@ -2,6 +2,8 @@
 // its file and line as `hotline check` does (ivr/<tenant>/main.yaml:12: ...): a menu is checked with the
 // tenant's other IVR files, so an error may be in another file. Lines of the file being edited are marked
 // in the gutter and selected on click; lines of other files are not in the editor, so they are not linked.
+// A valid definition may come with warnings (people a flow names before the tenant has any): listed the same
+// way, marked as warnings, and the definition still deploys.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -12,6 +14,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const problems = document.getElementById("problems");
   const list = document.getElementById("errors");
   let marked = new Set();
+  let markedAs = "bad";
 
   const base = () => {
     const name = encodeURIComponent(form.elements.name.value.trim());
@@ -21,7 +24,7 @@ document.addEventListener("DOMContentLoaded", () => {
   function drawGutter() {
     const count = source.value.split("\n").length;
     gutter.replaceChildren(...Array.from({ length: count }, (_, i) =>
-      el("span", { class: marked.has(i + 1) ? "bad" : null }, i + 1)));
+      el("span", { class: marked.has(i + 1) ? markedAs : null }, i + 1)));
     gutter.scrollTop = source.scrollTop;
   }
 
@@ -40,12 +43,14 @@ document.addEventListener("DOMContentLoaded", () => {
     return Boolean(e.line) && e.file.startsWith(`${room}/`) && e.file.endsWith(`/${name}.yaml`);
   };
 
-  function show(errors) {
+  /** List `errors` (kind "bad") or warnings (kind "warn") and mark their lines in the gutter. */
+  function show(errors, kind = "bad") {
     marked = new Set(errors.filter(inEditor).map((e) => e.line));
+    markedAs = kind;
     list.replaceChildren(...errors.map((e) => {
       const here = inEditor(e);
       const where = e.line ? `${e.file}:${e.line}` : e.file;
-      const item = el("li", { class: "problem", "data-file": e.file, "data-line": here ? e.line : null },
+      const item = el("li", { class: `problem ${kind}`, "data-file": e.file, "data-line": here ? e.line : null },
         here ? el("a", { href: "#", class: "line" }, where) : el("span", { class: "line" }, where),
         `: ${e.message}`, e.hint ? el("span", { class: "hint" }, ` (hint: ${e.hint})`) : null);
       const link = item.querySelector("a");
@@ -60,8 +65,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!form.reportValidity()) return;
     try {
       const result = await api(method, path, source.value);
-      show([]);
-      flash(done(result));
+      const warnings = result.warnings || [];
+      show(warnings, "warn");
+      flash(warnings.length ? `${done(result)} ${warnings.length} warning(s) below.` : done(result));
     } catch (error) {
       const errors = error.body && error.body.error && error.body.error.errors;
       show(errors || []);

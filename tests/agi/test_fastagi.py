@@ -10,6 +10,8 @@ import pytest
 from agi.effects import AsyncEffects
 from agi.fastagi import FastAgiServer
 from hotline.keys import intents_stream, pbx_events_stream
+from ivr.events import IntentEvent
+from ivr.trajectory import Outcome
 from tests.agi.conftest import FAST
 from tests.sim.asterisk_agi import AsteriskChannel, Caller, SimResult, call_fastagi
 
@@ -76,13 +78,41 @@ async def test_missing_prompt_is_skipped_and_the_call_still_routes(agi_server: F
 async def test_hangup_at_every_step_ends_quietly_and_next_call_is_served(agi_server: FastAgiServer, tenant: str,
                                                                         step: int) -> None:
     for variant in ({"hangup_on": step}, {"hangup_when_idle_after": step},
-                    {"hangup_on": step, "agisighup": False}, {"hangup_on": step, "exit_on_hangup": True}):
+                    {"hangup_on": step, "agisighup": False}, {"hangup_on": step, "exit_on_hangup": True},
+                    {"hangup_on": step, "agisighup": False, "exit_on_hangup": True}):
         result = await _demo_call(agi_server, tenant, **variant)
         assert result.agistatus == "HANGUP", variant
         if variant.get("agisighup", True):  # with AGISIGHUP=no a SET VARIABLE on a dead channel looks fine
             assert len(result.commands) <= step + 2, variant  # at most one more: a probe, or one in flight
         assert agi_server.counts["failed"] == 0, variant
         assert _routed(await _demo_call(agi_server, tenant))
+
+
+async def test_asterisk_closing_the_socket_with_a_command_in_flight_is_a_hang_up(
+        agi_server: FastAgiServer, tenant: str, edge, async_redis) -> None:
+    """AGIEXITONHANGUP=yes with AGISIGHUP=no: Asterisk closes the socket when the caller hangs up and says
+    nothing first, so the command in flight never gets its reply. That is the caller leaving, not a broken
+    dialogue: counted as a hang-up, the IVR hands over an abandoned call at the node it was at, and the
+    ``h`` extension Asterisk then runs releases the lease the route took."""
+    effects, _ = edge
+    gone = {"agisighup": False, "exit_on_hangup": True}
+    in_menu = await _demo_call(agi_server, tenant, hangup_on=3, **gone)  # GET DATA: -1, then the probe is unread
+    assert in_menu.ended == "exit-on-hangup" and in_menu.commands[-1].startswith("GET DATA")
+    routed = await _demo_call(agi_server, tenant, hangup_on=4, **gone)  # the first SET VARIABLE, after the route
+    assert routed.ended == "exit-on-hangup" and routed.commands[-1].startswith("SET VARIABLE")
+    async with asyncio.timeout(2):  # the server's side of a dropped call may still be finishing
+        while agi_server.sessions:
+            await asyncio.sleep(0.01)
+    assert agi_server.counts == {"completed": 0, "failed": 0, "hung_up": 2}
+
+    events = [IntentEvent.from_fields(f) for _, f in await async_redis.xrange(intents_stream(tenant))]
+    assert [(e.call_id, e.outcome, e.outcome_node) for e in events] == [
+        (in_menu.channel.uniqueid, Outcome.ABANDONED, "amount"),
+        (routed.channel.uniqueid, Outcome.ROUTED, "reduction-queue")]
+    assert events[0].steps[-1].as_list()[1:4] == ["abandon", "main", "amount"]
+    h = AsteriskChannel(f"{tenant}/hangup?cause=16&route=primary&outcome=routed", uniqueid=routed.channel.uniqueid)
+    assert (await call_fastagi(agi_server.port, h)).ended == "app-closed"
+    assert await effects.router.release(tenant, routed.channel.uniqueid) is False  # released by the h script
 
 
 async def test_abandoned_call_still_hands_its_trajectory_over(agi_server: FastAgiServer, tenant: str,

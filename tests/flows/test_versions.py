@@ -6,11 +6,15 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flows.deployer import deploy_files
+from flows.people_store import replace_directory
 from flows.watcher import changed_files, snapshot, watch
 from tests.flows.conftest import Desk
-from tests.flows.helpers import CONF, DEMO_FLOW
+from tests.flows.helpers import CONF, DEMO_FLOW, NOW, demo_org
 
 #: The demo flow where only amounts under 100 (not 200) need the supervisor alone.
 LOWER_LIMIT = DEMO_FLOW.read_text().replace('when: "amount < 200"', 'when: "amount < 100"')
@@ -77,6 +81,41 @@ async def test_validate_reports_without_deploying(desk: Desk) -> None:
     response = await desk.api.client.post("/api/v1/flows/other/validate", data=LOWER_LIMIT, headers=headers)
     body = await response.json()
     assert response.status == 422 and "does not match 'other'" in body["error"]["message"]
+
+
+def _unchecked(text: str, tenant: str, needle: str, named: str) -> dict[str, object]:
+    return {"file": f"flows/{tenant}/fee_reduction.yaml", "line": _line(text, needle),
+            "message": f"unknown {named}: this tenant has no people loaded yet, so they are not checked",
+            "hint": "load them (conf/people.yaml or PUT /api/v1/people) before a ticket reaches this step"}
+
+
+async def test_a_flow_naming_people_is_valid_before_the_tenant_has_people_and_says_whom_it_could_not_check(
+    api: Any, tenant: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A new tenant deploys its flows before people.yaml has a section for it: validate and deploy accept the
+    flow and warn about every name they could not check; once people are loaded, names are checked."""
+    text = DEMO_FLOW.read_text()
+    headers = await api.headers(tenant, "designer", name="designer")
+    warnings = [_unchecked(text, tenant, "assignees: [{role: supervisor}]", "role 'supervisor'"),
+                _unchecked(text, tenant, "recipients: [{role: head}]", "role 'head'"),
+                _unchecked(text, tenant, "assignees: [{role: head}]", "role 'head'"),
+                _unchecked(text, tenant, "assignees: [{role: agent, unit: billing}]",
+                           "role 'agent' in unit 'billing'")]
+    response = await api.client.post("/api/v1/flows/fee_reduction/validate", data=text, headers=headers)
+    body = await response.json()
+    assert (response.status, body.get("valid"), body.get("warnings")) == (200, True, warnings), body
+    response = await api.client.put("/api/v1/flows/fee_reduction", data=text.encode(), headers=headers)
+    body = await response.json()
+    assert (response.status, body.get("version"), body.get("warnings")) == (201, 1, warnings), body
+
+    async with sessions.begin() as session:
+        await replace_directory(session, tenant, demo_org(), "test", NOW)
+    response = await api.client.post("/api/v1/flows/fee_reduction/validate", data=text, headers=headers)
+    assert (response.status, (await response.json())["warnings"]) == (200, [])
+    unknown = text.replace("{role: head}]\n    cc:", "{users: [hank]}]\n    cc:")
+    response = await api.client.post("/api/v1/flows/fee_reduction/validate", data=unknown, headers=headers)
+    body = await response.json()
+    assert response.status == 422 and body["error"]["errors"][0]["message"] == "unknown person 'hank'"
 
 
 async def test_only_designers_and_admins_deploy(desk: Desk) -> None:

@@ -225,12 +225,15 @@ def test_hangup_command_is_answered_then_notified() -> None:
     assert evs[2:4] == [Reply(200, "1"), HangupNotice()]
 
 
-def test_eof_before_reply_on_live_channel_is_remote_error_with_hangup_hint() -> None:
+def test_eof_before_reply_on_live_channel_is_a_hang_up() -> None:
+    """AGIEXITONHANGUP=yes with AGISIGHUP=no: Asterisk closes at hang-up without a ``HANGUP`` line first."""
     conn = _ready()
     conn.send(Command("STREAM FILE", ("hello", "")))
     conn.receive_data(b"")
-    with pytest.raises(AgiRemoteError, match='before replying to STREAM FILE hello ""') as info:
-        conn.next_event()
+    assert conn.next_event() == ConnectionClosed()
+    assert conn.state is State.CLOSED and conn.hung_up and conn.pending is None
+    with pytest.raises(AgiLocalError, match="socket is closed") as info:
+        conn.send("NOOP")
     assert info.value.hint == "hangup"
 
 

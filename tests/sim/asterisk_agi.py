@@ -11,7 +11,8 @@ Behaviour copied from tests/transcripts (see ASTERISK.md there):
 * a caller hang-up during a media command answers ``200 result=-1`` and sends
   ``HANGUP`` a little later; while idle, ``HANGUP`` at once; AGISIGHUP=no sends
   no ``HANGUP``; AGIEXITONHANGUP sends ``HANGUP\\nHANGUP\\n`` and closes (spawned AGI: SIGHUP,
-  then stdin closes);
+  then stdin closes), with AGISIGHUP=no it closes without a word, even while a command waits
+  for its reply;
 * when the application half-closes: ``HANGUP`` and close. A missing sound file
   makes AGISTATUS=FAILURE for good.
 
@@ -128,7 +129,7 @@ class AsteriskChannel:
             return []
         if self.caller.exit_on_hangup:
             self.closed = True
-            return [(0.0, b"HANGUP\nHANGUP\n")]
+            return [(0.0, b"HANGUP\nHANGUP\n")] if self.caller.agisighup else []
         return [(0.0, b"HANGUP\n")] if self.caller.agisighup else []
 
     def handle(self, raw: bytes) -> list[tuple[float, bytes]]:

@@ -342,8 +342,11 @@ async def wait_for(fetch: Callable[[], Awaitable[Any]], ready: Callable[[Any], b
     return value
 
 
-async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page: Page, site: Site) -> None:
-    """The ticket comes from a real call: fee reduction, 500, through serve's FastAGI port."""
+async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(
+        page: Page, new_tab: Callable[[], Awaitable[Page]], site: Site) -> None:
+    """The ticket comes from a real call: fee reduction, 500, through serve's FastAGI port. Approving keeps the
+    page (its message stays) and shows the ticket as it now is; a second tab opened before the approval is
+    refused with the server's reason."""
     caller = f"139{uuid.uuid4().int % 10**8:08d}"
     channel = AsteriskChannel(f"{site.tenant}/ivr/main", Caller(keys=["2", "500#"]), callerid=caller,
                               uniqueid=f"{time.time():.0f}.{caller[-4:]}")
@@ -374,13 +377,29 @@ async def test_an_approver_opens_the_ticket_from_the_inbox_and_approves_it(page:
     await expect(timeline.locator("li.from-call").last).to_contain_text("call routed")
     await expect(page.locator(f"#tasks tr[data-task='{task['id']}'] .countdown")).to_contain_text("left")
     await shot(page, "ticket-before-approval")
+    stale = await new_tab()  # the approver had the ticket open in another tab too
+    await log_in(stale, site.base, approver, f"/tickets/{ticket['id']}")
+    await page.evaluate("() => { window.notReloaded = true; }")
     await page.click(f"#tasks button[data-task='{task['id']}'][data-action=approve]")
-    await expect(page.locator(f"#tasks tr[data-task='{task['id']}']")).to_contain_text("approved")
+    row = page.locator(f"#tasks tr[data-task='{task['id']}']")
+    await expect(row).to_contain_text("approved")
+    await expect(row.locator("button, form")).to_have_count(0)
     await expect(page.locator("h1 + .summary")).to_contain_text("at manager")
-    await expect(timeline).to_contain_text("approved")
+    await expect(page.locator("#tasks tr", has_text="manager").locator(".countdown")).to_contain_text("left")
+    await expect(timeline.locator("li.from-ticket", has_text="approved").last.locator("time")).to_contain_text(" UTC")
+    await expect(page.locator("#flash")).to_have_text(
+        f"Task {task['id']}: approve done, the task is approved; ticket #{ticket['id']} is open at manager.")
+    assert await page.evaluate("() => window.notReloaded") is True, "the page reloaded and lost its message"
     await shot(page, "ticket-approved")
     after = await site.get(f"/api/v1/tickets/{ticket['id']}", ops)
     assert {t["node"]: t["state"] for t in after["tasks"]} == {"supervisor": "approved", "manager": "pending"}
+
+    stale_approve = stale.locator(f"#tasks button[data-task='{task['id']}'][data-action=approve]")
+    await stale_approve.click()
+    await expect(stale.locator("#flash")).to_have_text(
+        re.compile(rf"^approve refused: task {task['id']} is approved by {task['assignee']} at "))
+    await expect(stale_approve).to_be_enabled()
+    await shot(stale, "ticket-approve-refused")
 
     await page.goto(site.base + "/flows")
     manager = page.locator("#flow-graph g.node[data-node=manager]")
