@@ -229,10 +229,29 @@ class FlowDef(FlowHead):
         """Templates that open tickets on this flow (the flow's own key when none are listed)."""
         return self.templates or [self.key]
 
-    @property
+    @cached_property
     def start(self) -> str:
         """The ``create`` node every ticket starts at (``flows.analysis`` guarantees exactly one)."""
         return next(key for key, node in self.nodes.items() if node.type == "create")
+
+    @cached_property
+    def warning_plans(self) -> dict[str, list[dict[str, Any]]]:
+        """Node → its warning levels as frozen on each task (people rules, not people: see ``recipients_for``).
+
+        Built once per definition: every task of a node shares its list, and
+        nothing changes it after (it is written to the task row as JSON)."""
+        return {
+            key: [
+                {
+                    "level": w.level,
+                    "after_s": w.after,
+                    "channels": [str(c) for c in w.channels],
+                    "recipients": [r.model_dump(by_alias=True, exclude_defaults=True) for r in w.recipients],
+                }
+                for w in node.warnings
+            ]
+            for key, node in self.nodes.items()
+        }
 
     def names(self) -> frozenset[str]:
         """Every name a condition of this flow may use."""

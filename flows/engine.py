@@ -24,7 +24,7 @@ from flows.models import EventKind, TaskState, TicketState
 from flows.nodes import Behaviour, NodeKind, node_kinds
 from flows.workspace import TaskRec, TicketDraft, Workspace
 
-__all__ = ["MAX_HOPS", "SYSTEM", "decide", "enter", "kind_of", "start", "warning_plan"]
+__all__ = ["MAX_HOPS", "SYSTEM", "decide", "enter", "kind_of", "start"]
 
 MAX_HOPS = 64
 SYSTEM = "system"
@@ -36,19 +36,6 @@ def kind_of(node: NodeDef) -> NodeKind:
     if kind is None:
         raise FlowRuntimeError(f"node type {node.type!r} is not installed")
     return kind
-
-
-def warning_plan(node: NodeDef) -> list[dict[str, object]]:
-    """The node's warning levels as frozen on each task (people rules, not people: see ``recipients_for``)."""
-    return [
-        {
-            "level": w.level,
-            "after_s": w.after,
-            "channels": [str(c) for c in w.channels],
-            "recipients": [r.model_dump(by_alias=True, exclude_defaults=True) for r in w.recipients],
-        }
-        for w in node.warnings
-    ]
 
 
 def _choose(ticket: TicketDraft, node_key: str, outcome: str, ws: Workspace, actor: str) -> str:
@@ -143,7 +130,7 @@ async def _make_tasks(ticket: TicketDraft, node_key: str, node: NodeDef, ws: Wor
     candidates = resolve(node.assignees, directory, ticket.fields, ticket.actors)
     pick = await assigner.pick(node, f"{ticket.flow.key}:{node_key}", candidates)
     due = timedelta(seconds=node.sla.duration) if node.sla else None
-    plan = warning_plan(node)
+    plan = ticket.flow.warning_plans[node_key]
     for seq, person in enumerate(pick.people or [None]):
         active = node.mode != "sequence" or seq == 0
         ws.add_task(
