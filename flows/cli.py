@@ -39,6 +39,8 @@ def _show(report: DeployReport) -> None:
         console.print(f"deployed  [green]v{version}[/] {file}")
     for file in report.unchanged:
         console.print(f"unchanged {file}")
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     for error in report.errors:
         err_console.print(str(error), highlight=False, markup=False, soft_wrap=True)
 

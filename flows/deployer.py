@@ -28,12 +28,14 @@ log = get_logger(__name__)
 
 @dataclass
 class DeployReport:
-    """What happened to each file: ``deployed`` (file → version), ``unchanged`` and ``errors``."""
+    """What happened to each file: ``deployed`` (file → version), ``unchanged``, ``errors`` (refused) and
+    ``warnings`` (deployed, but naming people the tenant has not loaded yet)."""
 
     deployed: dict[str, int] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     errors: list[ConfigError] = field(default_factory=list)
+    warnings: list[ConfigError] = field(default_factory=list)
 
 
 async def sync_people(
@@ -103,6 +105,7 @@ async def _deploy_one(
         log.warning("flow deployed concurrently by another process; skipped", file=str(file), tenant=tenant)
         return
     if done.warnings:
+        report.warnings += done.warnings
         log.warning("flow names people this tenant has not loaded yet; they are not checked", file=str(file),
                     tenant=tenant, warnings=len(done.warnings), first=str(done.warnings[0]))
     if done.created:
