@@ -19,7 +19,7 @@ __all__ = ["alerts"]
 
 @click.group()
 def alerts() -> None:
-    """Escalation alerts: the outbox of WeCom, e-mail, SMS and voice notifications."""
+    """Escalation alerts: the outbox of WeCom, e-mail, SMS and voice notifications (and callers' chat link SMS)."""
 
 
 @alerts.command("list")

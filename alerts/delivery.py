@@ -117,14 +117,16 @@ async def fail_over(session: AsyncSession, alert_id: int, *, now: datetime, conf
     """Mark the alert failed and queue the next channel; returns the new alert's id, or None.
 
     ``attempts`` guards a dispatcher's claim (None: a provider callback about
-    a sent alert). Nothing is queued when the escalation was settled meanwhile
-    or the chain is exhausted (logged as an error: that person was not reached).
+    a sent alert). Nothing is queued when the escalation was settled meanwhile,
+    the chain is exhausted (logged as an error: that person was not reached),
+    or the row is a notice (no escalation: no chain to go on with).
     """
-    esc_id = (await session.execute(select(T.c.escalation_id).where(T.c.id == alert_id))).scalar_one_or_none()
-    if esc_id is None:
+    found = (await session.execute(select(T.c.escalation_id).where(T.c.id == alert_id))).one_or_none()
+    if found is None:
         return None
-    esc = (await session.execute(select(Escalation).where(Escalation.id == esc_id).with_for_update()
-                                 .execution_options(populate_existing=True))).scalar_one()
+    esc = None if found.escalation_id is None else (await session.execute(
+        select(Escalation).where(Escalation.id == found.escalation_id).with_for_update()
+        .execution_options(populate_existing=True))).scalar_one()
     where = ([*_guard(alert_id, attempts)] if attempts is not None
              else [T.c.id == alert_id, T.c.state.in_([AlertState.SENT, AlertState.DELIVERED, AlertState.QUEUED])])
     result = await session.execute(update(T).where(*where).values(
@@ -134,6 +136,10 @@ async def fail_over(session: AsyncSession, alert_id: int, *, now: datetime, conf
         return None
     row = await session.get(OutboxAlert, alert_id, populate_existing=True)
     assert row is not None
+    if esc is None:
+        log.error("! notice not delivered: it has no other channel", alert=alert_id, tenant=row.tenant,
+                  call_id=row.task_id, to=row.address, reason=reason)
+        return None
     if esc.state not in (EscalationState.ACTIVE, EscalationState.PAUSED):
         log.info("no failover", alert=alert_id, reason=f"escalation is {esc.state}")
         return None
@@ -198,6 +204,10 @@ async def retry_alert(session: AsyncSession, alert_id: int, *, now: datetime,
 
 
 def backoff(attempt: int, *, base: timedelta, cap: timedelta, jitter: float) -> timedelta:
-    """Exponential backoff with equal jitter: half fixed, half random (``jitter`` in [0, 1) is injected)."""
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    """Exponential backoff with equal jitter: half fixed, half random (``jitter`` in [0, 1) is injected).
+
+    The exponent stops growing long after any sane ``cap`` is reached, so a
+    notice's hundredth attempt still has a delay (a timedelta overflows at 10**9 days).
+    """
+    delay = min(cap, base * (2 ** min(max(0, attempt - 1), 20)))
     return delay * (0.5 + 0.5 * jitter)

@@ -48,9 +48,12 @@ async def _escalation(session: AsyncSession, alert: OutboxAlert) -> Escalation:
 
 async def ack_alert(session: AsyncSession, alert_id: int, *, now: datetime, by: str | None, via: str,
                     tenant: str | None = None) -> AckResult:
-    """Acknowledge through one alert (a key press, a link, the API); ``tenant`` scopes API callers."""
+    """Acknowledge through one alert (a key press, a link, the API); ``tenant`` scopes API callers.
+
+    A notice (no escalation) is not found: there is nothing to acknowledge.
+    """
     alert = await session.get(OutboxAlert, alert_id)
-    if alert is None or (tenant is not None and alert.tenant != tenant):
+    if alert is None or alert.escalation_id is None or (tenant is not None and alert.tenant != tenant):
         return AckResult(found=False)
     esc = await _escalation(session, alert)
     acked = await acknowledge(session, esc, now=now, by=by or alert.recipient, via=via, alert=alert)

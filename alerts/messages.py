@@ -39,8 +39,9 @@ def compose(plan: Plan, level: Level, due_at: datetime, now: datetime, tz: tzinf
 
 
 def sms_text(note: Notification) -> str:
+    """An alert's subject, text and how to acknowledge; a notice (no subject, no code) is its text alone."""
     tail = f" Reply ACK {note.ack_code} to acknowledge." if note.ack_code else ""
-    head = f"{note.subject}. {note.text}"
+    head = f"{note.subject}. {note.text}" if note.subject else note.text
     return head[: SMS_MAX - len(tail)] + tail
 
 

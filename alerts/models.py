@@ -8,6 +8,12 @@ is called, in the same transaction as the firing, under the named unique
 constraint ``uq_alert_outbox_dedup`` (task, level, recipient, channel): a
 replayed firing is a no-op. Its ``next_attempt_at`` is both the retry time and
 the dispatcher's lease.
+
+A *notice* is an outbox row with no escalation (``escalation_id`` NULL): a
+one-off message to someone outside the escalation chain, today the chat link
+a caller gets by SMS (``alerts.notices``). It rides the same dispatcher for its
+retries, backoff, pacing and delivery reports; ``task_id`` then holds the call
+id, so the dedup constraint makes it one message per call.
 """
 
 from __future__ import annotations
@@ -110,8 +116,11 @@ class OutboxAlert(TenantScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    escalation_id: Mapped[int] = mapped_column(ForeignKey("alert_escalations.id", ondelete="CASCADE"), index=True)
-    task_id: Mapped[str] = mapped_column(String(64))
+    #: None for a notice (see the module docstring): nothing to acknowledge, no channel to fail over to.
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("alert_escalations.id", ondelete="CASCADE"),
+                                                      index=True)
+    #: The task an alert escalates, or the call a notice is about (PBX call ids reach 128 characters).
+    task_id: Mapped[str] = mapped_column(String(128))
     level: Mapped[int]
     recipient: Mapped[str] = mapped_column(String(128))
     recipient_name: Mapped[str] = mapped_column(String(128), default="")

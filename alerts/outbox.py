@@ -9,8 +9,11 @@ written in its own short transaction, guarded by (id, attempts, state), so a
 stale worker cannot overwrite a newer one. A provider says ``TryLater(after)``
 (backoff with injected jitter, at least ``after``) or ``GiveUp`` (fail over to
 the next channel at once); after ``max_attempts`` a channel is failed over
-too. Anything else a provider raises is a bug: logged with its traceback and
-retried like TryLater, because losing the alert would be worse.
+too. A notice (no escalation, ``alerts.notices``) has no next channel, so a
+TryLater never uses up its attempts: it waits out the provider's outage at the
+backoff's cap and is sent when the provider is back. Anything else a provider
+raises is a bug: logged with its traceback and retried like TryLater, because
+losing the alert would be worse.
 
 ``drain(now)`` is burst mode: it sends everything due at ``now`` and returns
 the counts, so tests drive retries and failover by moving ``now``.
@@ -51,6 +54,7 @@ class Claimed:
 
     id: int
     attempts: int
+    escalation_id: int | None  # None: a notice
     tenant: str
     task_id: str
     level: int
@@ -174,7 +178,7 @@ class Outbox:
             log.info("← alert sent", provider_id=result.provider_id, **where)
             return Outcome(c.id, c.attempts, receipt=result)
         retry = self.conf.retry
-        if isinstance(result, TryLater) and c.attempts < retry.max_attempts:
+        if isinstance(result, TryLater) and (c.attempts < retry.max_attempts or c.escalation_id is None):
             delay = backoff(c.attempts, base=retry.base, cap=retry.cap, jitter=self.rng())
             if result.after is not None:
                 delay = max(delay, timedelta(seconds=result.after))

@@ -26,7 +26,7 @@ from hotline.streams import Entry, StreamConsumer
 from hotline.workers import background, tenants_in
 from ivr.events import IntentEvent
 
-__all__ = ["GROUP", "call_log", "record_calls"]
+__all__ = ["GROUP", "call_log", "intent_events", "record_calls"]
 
 log = get_logger(__name__)
 GROUP = "call-log"
@@ -49,19 +49,20 @@ def _row(event: IntentEvent) -> dict[str, Any]:
     }
 
 
-def _parse(entries: list[Entry]) -> list[dict[str, Any]]:
-    rows = []
+def intent_events(entries: list[Entry]) -> list[IntentEvent]:
+    """The intent events of a batch; a malformed entry is logged and left out, never blocking the others."""
+    events = []
     for entry in entries:
         try:
-            rows.append(_row(IntentEvent.from_fields(entry.fields)))
+            events.append(IntentEvent.from_fields(entry.fields))
         except ValueError as exc:
             log.error("malformed intent event skipped", entry=entry.id, error=str(exc))
-    return rows
+    return events
 
 
 async def record_calls(engine: AsyncEngine, entries: list[Entry]) -> int:
     """Insert the calls of one batch in one transaction; returns how many entries parsed."""
-    rows = _parse(entries)
+    rows = [_row(event) for event in intent_events(entries)]
     if not rows:
         return 0
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite

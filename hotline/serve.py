@@ -139,6 +139,7 @@ def parts() -> list[Part]:
     from flows.recipients import recipients_for
     from flows.worker import flow_worker
     from hotline.call_log import call_log
+    from hotline.chat_links import chat_links
     from hotline.pbx_voice import PbxVoiceRelay
 
     voice = PbxVoiceRelay()  # alerts place calls through the AMI connection the Asterisk edge opens later
@@ -146,6 +147,7 @@ def parts() -> list[Part]:
         call_log,
         flow_worker,
         partial(alert_workers, resolver=recipients_for, originate=voice),
+        chat_links,  # queues the chat link SMS of diverted calls in the outbox alert_workers sends
         stats,
         partial(asterisk_edge, voice=voice),
         partial(esl_inbound, voice=voice),

@@ -50,10 +50,15 @@ def _decode(raw: list) -> list[Entry]:
     return out
 
 
-async def ensure_group(redis: aioredis.Redis, stream: str, group: str) -> None:
-    """Create the consumer group (and the stream) unless it exists; safe to call on every start."""
+async def ensure_group(redis: aioredis.Redis, stream: str, group: str, start: str = "0") -> None:
+    """Create the consumer group (and the stream) unless it exists; safe to call on every start.
+
+    A new group reads from ``start``: ``"0"`` takes the stream's whole history,
+    ``"$"`` only what comes after (a group whose effect must not replay the past).
+    An existing group keeps its position whatever ``start`` says.
+    """
     try:
-        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+        await redis.xgroup_create(stream, group, id=start, mkstream=True)
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
@@ -61,7 +66,7 @@ async def ensure_group(redis: aioredis.Redis, stream: str, group: str) -> None:
 
 @dataclass
 class StreamConsumer:
-    """Reads one stream as one member of a consumer group."""
+    """Reads one stream as one member of a consumer group; ``start`` as for ``ensure_group``."""
 
     redis: aioredis.Redis
     stream: str
@@ -71,6 +76,7 @@ class StreamConsumer:
     block_ms: int = 1000
     claim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    start: str = "0"
 
     @property
     def dead_letter_stream(self) -> str:
@@ -137,7 +143,7 @@ class StreamConsumer:
     async def _ensure_group_retrying(self, stop: asyncio.Event, retry_s: float) -> None:
         while not stop.is_set():
             try:
-                await ensure_group(self.redis, self.stream, self.group)
+                await ensure_group(self.redis, self.stream, self.group, self.start)
                 return
             except RedisError as exc:
                 log.warning("cannot create consumer group; retrying", stream=self.stream, error=str(exc))

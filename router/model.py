@@ -15,9 +15,12 @@ from __future__ import annotations
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 __all__ = [
+    "DEFAULT_CHAT_MESSAGE",
+    "DEFAULT_RESEND_AFTER_S",
+    "LINK_PLACEHOLDER",
     "NUMBER_PLACEHOLDER",
     "Breaker",
     "BreakerPolicy",
@@ -40,6 +43,13 @@ __all__ = [
 
 #: The placeholder a trunk's dial template must contain; the queue's number replaces it.
 NUMBER_PLACEHOLDER = "${number}"
+#: The placeholder a chat diversion's SMS ``message`` must contain; the chat link replaces it.
+LINK_PLACEHOLDER = "{link}"
+DEFAULT_CHAT_MESSAGE = "Chat with us online: {link}"
+DEFAULT_RESEND_AFTER_S = 600.0
+#: Longest chat ``message`` and link: with the call id added to the link the SMS stays within one
+#: alert SMS (480 characters), so the link is never cut short.
+CHAT_TEXT_MAX = 200
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)]
 
@@ -192,7 +202,11 @@ class Diversion(_Model):
     the next as each fills: ``capacity`` is how many calls it may hold at once
     (IVR ports, bot sessions); ``None`` means it never fills (an SMS link).
     ``target`` is the IVR menu id for ``menu``, the bot's dial string for
-    ``bot``, and the chat link sent by SMS for ``chat``.
+    ``bot``, and the chat link sent by SMS for ``chat``. Only ``chat`` takes
+    ``message`` (the SMS, with ``{link}``) and ``resend_after_s`` (a caller
+    diverted again within that time gets no second SMS); unset, they are the
+    defaults above, so a dumped config validates again. The SMS is sent off
+    the call path by ``hotline.chat_links``.
     """
 
     name: Name
@@ -201,6 +215,43 @@ class Diversion(_Model):
     level: int = Field(ge=1)
     capacity: int | None = Field(None, ge=0)
     state: TrunkState = TrunkState.UP
+    message: str | None = Field(None, min_length=1, max_length=CHAT_TEXT_MAX)
+    resend_after_s: float | None = Field(None, gt=0)
+
+    @field_validator("target")
+    @classmethod
+    def _chat_link(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") is DiversionKind.CHAT and (
+            not value.startswith(("https://", "http://")) or len(value) > CHAT_TEXT_MAX
+        ):
+            raise ValueError(f"a chat diversion's target is the link sent by SMS: an http(s) URL of at most "
+                             f"{CHAT_TEXT_MAX} characters")
+        return value
+
+    @field_validator("message", "resend_after_s")
+    @classmethod
+    def _chat_only(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if value is not None and kind is not None and kind is not DiversionKind.CHAT:
+            raise ValueError(f"only a chat diversion sends an SMS; remove {info.field_name} from this {kind} diversion")
+        return value
+
+    @field_validator("message")
+    @classmethod
+    def _has_link(cls, value: str | None) -> str | None:
+        if value is not None and LINK_PLACEHOLDER not in value:
+            raise ValueError(f"message must contain {LINK_PLACEHOLDER}, where the chat link goes, "
+                             f"e.g. '{DEFAULT_CHAT_MESSAGE}'")
+        return value
+
+    def sms_text(self, link: str) -> str:
+        """The SMS a caller diverted to this chat gets, with ``link`` (the target, maybe tagged) in place."""
+        return (self.message or DEFAULT_CHAT_MESSAGE).replace(LINK_PLACEHOLDER, link)
+
+    @property
+    def sms_quiet_s(self) -> float:
+        """Seconds after a chat SMS in which the same number gets no other."""
+        return self.resend_after_s or DEFAULT_RESEND_AFTER_S
 
 
 class HardPhones(_Model):

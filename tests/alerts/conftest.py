@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import Channel, Contact, Level, OutboxAlert, Plan, start_escalation
 from alerts.config import AlertsConf, RateLimitConf, RetryConf
+from alerts.outbox import Outbox
 from alerts.plan import Channel as Ch
+from alerts.providers._twilio import make_client
 from alerts.providers.base import Notification, ProviderFlags, Receipt
 from alerts.providers.registry import ProviderSet
+from alerts.providers.twilio_sms import TwilioSmsProvider
 from hotline.settings import Settings
 from tests.alerts.fakes import FakeTwilio, FakeWeCom, SmtpSink
 
@@ -95,6 +98,13 @@ class Scripted:
 
 def scripted_set(*providers: Scripted, fallback: Any = None) -> ProviderSet:
     return ProviderSet({p.channel: p for p in providers}, fallback=fallback)
+
+
+def sms_outbox(sessions: async_sessionmaker[AsyncSession], twilio: FakeTwilio, *, worker: str = "worker") -> Outbox:
+    """An outbox whose only channel is Twilio SMS on the loopback ``twilio``, without jitter (retry times are
+    fixed). Close it with ``await outbox.providers.aclose()``."""
+    provider = TwilioSmsProvider(make_client(FakeTwilio.SID, "twilio-test-token", twilio.url), "+15005550006")
+    return Outbox(sessions, ProviderSet({Ch.SMS: provider}), fast_conf(), worker=worker, rng=lambda: 0.0)
 
 
 @pytest.fixture

@@ -91,3 +91,51 @@ def test_hotline_check_reports_a_menu_diversion_whose_menu_is_missing(conf_dir: 
     assert (f"{routing}:{line}: tenants.demo: diversion 'keypad' goes to IVR menu 'selfservice', which does not "
             f"exist (hint: menus in {conf / 'ivr' / 'demo'}: main)") in result.output
     assert "ivr        ok" in result.output  # the menus that are there are fine: only routing names a missing one
+
+
+CHAT = """\
+tenants:
+  demo:
+    trunks: [{name: primary, pbx: asterisk, dial: "PJSIP/${number}@a", capacity: 1}]
+    queues: [{name: general, number: "4000", trunks: [primary]}]
+    diversions:
+      - name: chat
+        kind: chat
+        target: https://chat.example.com/demo
+        level: 1
+        message: "Chat with us online"
+      - name: chat2
+        kind: chat
+        level: 2
+      - name: keypad
+        kind: menu
+        target: main
+        level: 3
+        message: "Press {link}"
+    hardphones: {name: desk, pbx: asterisk, dial: PJSIP/6001}
+"""
+
+
+def test_hotline_check_locates_chat_sms_mistakes(tmp_path: Path) -> None:
+    """A message the link cannot go into, a chat without its link, an SMS on a menu: each at its own line."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "routing.yaml").write_text(CHAT)
+    (conf / "ivr" / "demo").mkdir(parents=True)
+    (conf / "ivr" / "demo" / "main.yaml").write_text("")  # exists; the ivr check's own report is not this test's
+
+    result = CliRunner().invoke(cli, ["check", str(conf)])
+
+    assert result.exit_code == 2
+    routing = conf / "routing.yaml"
+    assert (f"{routing}:10: tenants.demo.diversions.0.message: Value error, message must contain {{link}}, where the "
+            "chat link goes, e.g. 'Chat with us online: {link}'") in result.output
+    assert f"{routing}:11: tenants.demo.diversions.1.target: Field required" in result.output
+    assert (f"{routing}:18: tenants.demo.diversions.2.message: Value error, only a chat diversion sends an SMS; "
+            "remove message from this menu diversion") in result.output
+
+
+def test_a_chat_target_must_be_a_web_link(tmp_path: Path) -> None:
+    (tmp_path / "routing.yaml").write_text(CHAT.replace("https://chat.example.com/demo", "selfservice"))
+    assert [(e.line, e.message.split(": ", 1)[1]) for e in check_routing(tmp_path) if "target" in e.message][0] == (
+        8, "Value error, a chat diversion's target is the link sent by SMS: an http(s) URL of at most 200 characters")

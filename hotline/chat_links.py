@@ -1,0 +1,144 @@
+"""Texts the chat link to callers sent to a ``chat`` diversion, off the call path.
+
+Strategy: the edges already record the diversion in the call's intent event
+(outcome ``diverted``, ``summary.route`` naming the diversion) before the
+dialplan plays "link sent" and hangs up. This serve part reads each tenant's
+intent stream in its own consumer group and, for every event whose route is a
+``chat`` diversion of routing.yaml, queues one SMS notice in the alerts outbox
+(``alerts.notices``): one transaction per batch, the entries acked after it
+commits. Why there and not on the call: the call never waits on Twilio; a crash
+before the commit redelivers the entries and the outbox's dedup on tenant +
+call id makes the redelivery send nothing; after the commit the outbox owns the
+SMS and retries it through provider outages and restarts.
+
+The group starts at the stream's end when it is first created: deploying this
+must not text every caller still in the stream's history. Routing is read at
+start, as the Asterisk edge reads it: a changed message needs a restart.
+
+The link carries the call id (``?call=<id>``) so the chat can pick up what the
+caller did in the IVR. The SMS goes to the caller id; a withheld or unusable
+one (anonymous, ``0000000000``, an internal extension) sends nothing and the
+call id and reason are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts.notices import Notice, NoticeStats, queue_notices
+from hotline.call_log import intent_events
+from hotline.db import session_factory
+from hotline.keys import intents_stream
+from hotline.logs import get_logger
+from hotline.models.base import utcnow
+from hotline.serve import Runtime, StartupError
+from hotline.streams import Entry, StreamConsumer
+from hotline.workers import Worker, background
+from hotline.yamlconf import ConfigErrors
+from ivr.events import IntentEvent
+from ivr.trajectory import Outcome
+from router.check import load_routing_config
+from router.model import Diversion, DiversionKind, RouteKind, TenantRouting
+
+__all__ = ["CALL_PARAM", "GROUP", "ChatLinks", "chat_diversion", "chat_links", "no_number_reason", "tagged_link"]
+
+log = get_logger(__name__)
+GROUP = "chat-links"
+CALL_PARAM = "call"
+#: A number an SMS can reach: 7 digits at least (shorter is an internal extension), an optional leading +.
+_NUMBER = re.compile(r"\+?[0-9]{7,20}")
+
+
+def chat_diversion(routing: TenantRouting, event: IntentEvent) -> Diversion | None:
+    """The chat diversion the call was sent to; None when it went anywhere else."""
+    route = event.summary.get("route") or {}
+    if event.outcome is not Outcome.DIVERTED or route.get("kind") != RouteKind.DIVERSION:
+        return None
+    diversion = routing.diversion(route.get("name") or "")
+    return diversion if diversion is not None and diversion.kind is DiversionKind.CHAT else None
+
+
+def no_number_reason(caller: str) -> str | None:
+    """Why no SMS can go to ``caller`` (the event's caller id), or None when it is a phone number."""
+    if not caller:
+        return "the caller withheld their number"
+    if not _NUMBER.fullmatch(caller) or not caller.strip("+0"):
+        return f"caller id {caller!r} is not a phone number an SMS can reach"
+    return None
+
+
+def tagged_link(target: str, call_id: str) -> str:
+    """``target`` with the call id added to its query, so the chat can find the call."""
+    parts = urlsplit(target)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), (CALL_PARAM, call_id)])
+    return urlunsplit(parts._replace(query=query))
+
+
+class ChatLinks:
+    """One tenant's stream handler: a batch of intent events in, its chat link notices queued in one transaction."""
+
+    def __init__(self, routing: TenantRouting, sessions: async_sessionmaker[AsyncSession],
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.routing = routing
+        self.sessions = sessions
+        self.clock = clock
+
+    def _notice(self, event: IntentEvent, skips: list[tuple[str, str]]) -> Notice | None:
+        diversion = chat_diversion(self.routing, event)
+        if diversion is None:
+            return None
+        reason = no_number_reason(event.caller)
+        if reason is not None:
+            skips.append((event.call_id, reason))
+            log.info("chat link not sent", tenant=event.tenant, call_id=event.call_id, reason=reason)
+            return None
+        text = diversion.sms_text(tagged_link(diversion.target, event.call_id))
+        return Notice(event.tenant, event.call_id, event.caller, text, timedelta(seconds=diversion.sms_quiet_s))
+
+    async def handle(self, entries: list[Entry]) -> NoticeStats:
+        """Queue the batch's chat links; returns what was queued and why the others were not."""
+        skips: list[tuple[str, str]] = []
+        notices = [n for n in (self._notice(e, skips) for e in intent_events(entries)) if n is not None]
+        stats = NoticeStats()
+        if notices:
+            async with self.sessions.begin() as session:
+                stats = await queue_notices(session, notices, now=self.clock())
+            log.info("chat links queued", tenant=notices[0].tenant, queued=stats.queued, left_out=len(stats.skips))
+        stats.skips[:0] = skips
+        return stats
+
+
+def _worker(runtime: Runtime, tenant: str, links: ChatLinks) -> Worker:
+    consumer = StreamConsumer(runtime.redis, intents_stream(tenant), GROUP, runtime.settings.node_name, start="$")
+
+    async def handle(entries: list[Entry]) -> None:
+        await links.handle(entries)
+
+    async def run(stop: asyncio.Event) -> None:
+        await consumer.run(handle, stop)
+
+    return run
+
+
+@asynccontextmanager
+async def chat_links(runtime: Runtime) -> AsyncIterator[None]:
+    """Serve part: one consumer per tenant whose routing has a chat diversion."""
+    try:
+        config = load_routing_config(runtime.settings.conf_dir)
+    except ConfigErrors as exc:
+        raise StartupError(f"cannot send chat links, fix the routing configuration first:\n{exc}") from exc
+    sessions = session_factory(runtime.engine)
+    workers = {
+        f"chat-links:{tenant}": _worker(runtime, tenant, ChatLinks(routing, sessions))
+        for tenant, routing in config.tenants.items()
+        if any(d.kind is DiversionKind.CHAT for d in routing.diversions)
+    }
+    async with background(workers):
+        yield
