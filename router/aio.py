@@ -2,8 +2,9 @@
 
 Strategy: the same calls as ``router/sync.py`` (built by ``router/plan.py``),
 awaited on a ``redis.asyncio.Redis``; every call on the call path is bounded
-by ``asyncio.wait_for`` with the routing timeout, and a timeout or Redis
-failure becomes a local decision.
+by ``asyncio.timeout`` with the routing timeout (not ``wait_for``: on Python
+3.11 it can swallow a cancellation that lands as the call completes, CPython
+gh-86296), and a timeout or Redis failure becomes a local decision.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -27,15 +28,21 @@ from router.scripts import source
 __all__ = ["AsyncRouter", "async_routing_client"]
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 #: Operator requests (status, set, load, reconcile) may wait this long: nobody is on the line.
 OPERATOR_TIMEOUT_S = 5.0
 
 
+async def _within(timeout_s: float, work: Awaitable[T]) -> T:
+    async with asyncio.timeout(timeout_s):
+        return await work
+
+
 def async_routing_client(url: str, timeout_s: float, max_connections: int = 64) -> aioredis.Redis:
     """A client that gives up after ``timeout_s`` and never retries (see ``router.sync.routing_client``).
 
-    ``AsyncRouter`` bounds each call with ``asyncio.wait_for`` as well; the
+    ``AsyncRouter`` bounds each call with ``asyncio.timeout`` as well; the
     socket timeouts are still needed: on Python 3.11 a cancellation can be
     held up inside redis-py until its own socket timeout (5 s by default)
     expires, seen with a frozen Redis."""
@@ -77,7 +84,7 @@ class AsyncRouter:
         return self._scripts[call.script](keys=call.keys, args=call.args)
 
     async def _run(self, call: ScriptCall, timeout_s: float | None = None) -> Any:
-        return await asyncio.wait_for(self._call(call), timeout_s or self._timeout_s)
+        return await _within(timeout_s or self._timeout_s, self._call(call))
 
     async def _operator(self, call: ScriptCall) -> Any:
         try:
@@ -97,7 +104,7 @@ class AsyncRouter:
         reason = self.local.held_off(now)
         if reason is None:
             try:
-                return await asyncio.wait_for(self._decide(tenant, queue, planned), self._timeout_s)
+                return await _within(self._timeout_s, self._decide(tenant, queue, planned))
             except (*REDIS_FAULTS, RouterUnavailable) as exc:
                 reason = self.local.redis_failed(exc, now)
         return self.local.decide(tenant, queue, call_id, reason, now)
@@ -193,7 +200,7 @@ class AsyncRouter:
         """Change a trunk's or diversion's limit and/or state until the next deploy; the next call sees it."""
         key, fields = self.planner.set_live(tenant, name, limit=limit, state=state)
         try:
-            await asyncio.wait_for(self.client.hset(key, mapping=fields), OPERATOR_TIMEOUT_S)
+            await _within(OPERATOR_TIMEOUT_S, self.client.hset(key, mapping=fields))
         except REDIS_FAULTS as exc:
             raise RouterUnavailable(f"Redis did not take the change: {exc!r}") from exc
         log.info("routing changed live", tenant=tenant, target=name, limit=limit, state=state and str(state))
