@@ -130,9 +130,10 @@ def _body(request: ActionRequest) -> Any:
 async def _lock(session: AsyncSession, tenant: str, task_ids: list[int]) -> dict[int, TicketDraft]:
     """Lock the tickets of these tasks (bumping their version) and read them."""
     t, v = Ticket.__table__, FlowVersion.__table__
-    owners = select(Task.__table__.c.ticket_id).where(
-        Task.__table__.c.tenant == tenant, Task.__table__.c.id.in_(task_ids)
-    )
+    # Tasks by primary key only; the tenant is checked on the tickets. With ``tasks.tenant`` here too,
+    # PostgreSQL planned a new tenant (unknown to its statistics) as one row and ran the subquery once per
+    # ticket of the tenant: measured 300 ms per 250-action batch at 2,000 tickets, growing with each one.
+    owners = select(Task.__table__.c.ticket_id).where(Task.__table__.c.id.in_(task_ids))
     digest = select(v.c.digest).where(v.c.id == t.c.flow_version_id).scalar_subquery().label("flow_digest")
     result = await session.execute(
         t.update()
