@@ -1,15 +1,18 @@
-"""Texts the chat link to callers sent to a ``chat`` diversion, off the call path.
+"""Texts the chat link, off the call path, to callers sent to a ``chat`` diversion or who asked a menu for it.
 
 Strategy: the edges already record the diversion in the call's intent event
 (outcome ``diverted``, ``summary.route`` naming the diversion) before the
-dialplan plays "link sent" and hangs up. This serve part reads each tenant's
-intent stream in its own consumer group and, for every event whose route is a
-``chat`` diversion of routing.yaml, queues one SMS notice in the alerts outbox
-(``alerts.notices``): one transaction per batch, the entries acked after it
-commits. Why there and not on the call: the call never waits on Twilio; a crash
-before the commit redelivers the entries and the outbox's dedup on tenant +
-call id makes the redelivery send nothing; after the commit the outbox owns the
-SMS and retries it through provider outages and restarts.
+dialplan plays "link sent" and hangs up; a menu's ``chat_link`` node records
+the diversion the caller asked for (``summary.chat_link``) the same way. This
+serve part reads each tenant's intent stream in its own consumer group and, for
+every event naming a ``chat`` diversion of routing.yaml in either place, queues
+one SMS notice in the alerts outbox (``alerts.notices``): one transaction per
+batch, the entries acked after it commits. Why there and not on the call: the
+call never waits on Twilio; a crash before the commit redelivers the entries
+and the outbox's dedup on tenant + call id makes the redelivery send nothing
+(nor a second event of the same call, e.g. its main menu's and its
+self-service menu's); after the commit the outbox owns the SMS and retries it
+through provider outages and restarts.
 
 The group starts at the stream's end when it is first created: deploying this
 must not text every caller still in the stream's history. Routing is read at
@@ -57,12 +60,15 @@ _NUMBER = re.compile(r"\+?[0-9]{7,20}")
 
 
 def chat_diversion(routing: TenantRouting, event: IntentEvent) -> Diversion | None:
-    """The chat diversion the call was sent to; None when it went anywhere else."""
+    """The chat diversion whose link the caller gets: the one the router diverted the call to, else the one a
+    menu's ``chat_link`` node asked for; None when neither names a chat diversion."""
     route = event.summary.get("route") or {}
-    if event.outcome is not Outcome.DIVERTED or route.get("kind") != RouteKind.DIVERSION:
-        return None
-    diversion = routing.diversion(route.get("name") or "")
-    return diversion if diversion is not None and diversion.kind is DiversionKind.CHAT else None
+    diverted = event.outcome is Outcome.DIVERTED and route.get("kind") == RouteKind.DIVERSION
+    for name in (route.get("name") if diverted else None, event.summary.get("chat_link")):
+        diversion = routing.chat(name) if name else None
+        if diversion is not None:
+            return diversion
+    return None
 
 
 def no_number_reason(caller: str) -> str | None:

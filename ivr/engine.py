@@ -22,8 +22,9 @@ Driver contract (FastAGI, spawned AGI and ESL drive this the same way)::
   it returns too. The call script never blocks, reads a clock or touches I/O.
 
 Strategy: one handler per node type (``NODE_HANDLERS``) is a sub-generator
-returning the next node id, or ``None`` once the call has left the IVR; ``goto``
-and ``back`` only move (``JUMPS``). A
+returning the next node id, or ``None`` once the call has left the IVR; ``goto``,
+``back`` and ``chat_link`` ask the PBX nothing (``JUMPS``): the first two only
+move, ``chat_link`` only records what ``hotline serve`` sends after the call. A
 caller hang-up is an exception raised where the result arrives, so no handler
 has to check for it. Live state is one slotted ``_Call`` and the trajectory.
 """
@@ -40,8 +41,8 @@ from ivr.commands import (
     RouteDecision, RouteKind, SetVariable, Timeout, Transfer, Variable,
 )
 from ivr.model import (
-    DTMF_KEYS, PLACEHOLDER, BackNode, BotNode, CollectNode, GotoNode, HangupNode, Menu, MenuNode, Node,
-    PlayNode, RouteNode, SetNode, TransferNode,
+    DTMF_KEYS, PLACEHOLDER, BackNode, BotNode, ChatLinkNode, CollectNode, GotoNode, HangupNode, Menu,
+    MenuNode, Node, PlayNode, RouteNode, SetNode, TransferNode,
 )
 from ivr.trajectory import CallRecord, Outcome, StepKind
 
@@ -353,6 +354,11 @@ def _goto(call: _Call, node: GotoNode) -> str:
     return call.switch(menu, node.node or menu.start)
 
 
+def _chat_link(call: _Call, node: ChatLinkNode) -> str:
+    call.note(StepKind.CHAT_LINK, node.diversion)
+    return node.next
+
+
 NODE_HANDLERS: dict[type[Node], Callable[[_Call, Any], _Step]] = {
     PlayNode: _play,
     MenuNode: _menu,
@@ -368,5 +374,6 @@ NODE_HANDLERS: dict[type[Node], Callable[[_Call, Any], _Step]] = {
 JUMPS: dict[type[Node], Callable[[_Call, Any], str]] = {
     BackNode: _back,
     GotoNode: _goto,
+    ChatLinkNode: _chat_link,
 }
-"""Nodes that only move the call (possibly to another menu) without asking the PBX anything."""
+"""Nodes that ask the PBX nothing: they move the call (possibly to another menu) or only note a step."""

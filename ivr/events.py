@@ -18,7 +18,7 @@ One entry per call on ``keys.intents_stream(tenant)``; every field is text
     fields            {"amount": 500}           JSON object; int stays a number, decimal travels as a string
     repeat            "1" / "0"                 same intent from this caller within the window
     earlier_call_ids  ["1732700000.1"]          JSON list, oldest first
-    summary           {...}                     JSON: CallRecord.summary() (path, keys, retries, route...)
+    summary           {...}                     JSON: CallRecord.summary() (path, keys, route, chat_link...)
     steps             [[at_ms, kind, menu, node, value(, data)], ...]   JSON: the whole trajectory
 
 The flow engine's idempotency key is ``call_id`` + ``template``: this event may

@@ -31,6 +31,7 @@ __all__ = [
     "WAITING_NODES",
     "BackNode",
     "BotNode",
+    "ChatLinkNode",
     "CollectNode",
     "FieldSpec",
     "GotoNode",
@@ -250,6 +251,24 @@ class BotNode(_NodeModel):
         ]
 
 
+class ChatLinkNode(_NodeModel):
+    """Ask for the link of ``diversion`` (a ``chat`` diversion of conf/routing.yaml) by SMS, then go on.
+
+    The engine only records the request (``chat_link`` in the call's summary):
+    ``hotline serve`` sends it after the call exactly as for a call the router
+    diverted to that chat, so a caller who asks gets the same SMS, once. Why a
+    name and not a link: the link, its message and how often a number may get
+    one stay in routing.yaml; ``hotline check`` makes sure the name is there.
+    """
+
+    type: Literal["chat_link"]
+    diversion: str = Field(min_length=1)
+    next: str
+
+    def refs(self) -> list[Ref]:
+        return [(("next",), self.next)]
+
+
 class RouteNode(_NodeModel):
     """Hand the call to the router for ``queue``; the call leaves the IVR."""
 
@@ -302,8 +321,8 @@ class HangupNode(_NodeModel):
 
 
 Node = (
-    PlayNode | CollectNode | MenuNode | SetNode | BotNode | RouteNode | TransferNode | BackNode | GotoNode
-    | HangupNode
+    PlayNode | CollectNode | MenuNode | SetNode | BotNode | ChatLinkNode | RouteNode | TransferNode | BackNode
+    | GotoNode | HangupNode
 )
 
 NODE_MODELS: dict[str, type[Node]] = {
@@ -312,6 +331,7 @@ NODE_MODELS: dict[str, type[Node]] = {
     "menu": MenuNode,
     "set": SetNode,
     "bot": BotNode,
+    "chat_link": ChatLinkNode,
     "route": RouteNode,
     "transfer": TransferNode,
     "back": BackNode,

@@ -31,6 +31,7 @@ class StepKind(StrEnum):
     FALLBACK = "fallback"  # out of retries; value: the node taken
     BOT = "bot"  # a speech bot's result; value: its intent ("" if none)
     SET = "set"  # intent and fields recorded; value: intent ("" if none), data: fields
+    CHAT_LINK = "chat_link"  # the caller asked for a chat link by SMS; value: the chat diversion's name
     ROUTE = "route"  # router asked; value: queue
     TRANSFER = "transfer"  # value: destination
     HANGUP = "hangup"  # the IVR hung up
@@ -106,10 +107,12 @@ class CallRecord:
     def count(self, kind: StepKind) -> int:
         return sum(1 for s in self.steps if s.kind is kind)
 
+    def last(self, kind: StepKind) -> str | None:
+        """The value of the latest step of ``kind``; None when the call had none."""
+        return next((s.value for s in reversed(self.steps) if s.kind is kind), None)
+
     def summary(self) -> dict[str, Any]:
         """What a flow designer or a report wants without replaying the steps."""
-        bot = [s.value for s in self.steps if s.kind is StepKind.BOT]
-        queue = [s.value for s in self.steps if s.kind is StepKind.ROUTE]
         return {
             "path": self.path(),
             "duration_ms": self.ended_ms,
@@ -117,8 +120,9 @@ class CallRecord:
             "timeouts": self.count(StepKind.TIMEOUT),
             "invalid": self.count(StepKind.INVALID),
             "retries": self.count(StepKind.RETRY),
-            "bot_intent": bot[-1] if bot else None,
-            "queue": queue[-1] if queue else None,
+            "bot_intent": self.last(StepKind.BOT),
+            "queue": self.last(StepKind.ROUTE),
+            "chat_link": self.last(StepKind.CHAT_LINK),  # the diversion whose link hotline.chat_links sends
             "route": None if self.route is None else {
                 "kind": str(self.route.kind), "name": self.route.name,
                 "dial": self.route.dial, "target": self.route.target,

@@ -206,7 +206,8 @@ class Diversion(_Model):
     ``message`` (the SMS, with ``{link}``) and ``resend_after_s`` (a caller
     diverted again within that time gets no second SMS); unset, they are the
     defaults above, so a dumped config validates again. The SMS is sent off
-    the call path by ``hotline.chat_links``.
+    the call path by ``hotline.chat_links``, also to a caller who asks for it
+    in an IVR menu (a ``chat_link`` node naming this diversion).
     """
 
     name: Name
@@ -278,6 +279,11 @@ class TenantRouting(_Model):
 
     def diversion(self, name: str) -> Diversion | None:
         return next((d for d in self.diversions if d.name == name), None)
+
+    def chat(self, name: str) -> Diversion | None:
+        """The ``chat`` diversion called ``name``, whose link a caller can get; None if there is none."""
+        diversion = self.diversion(name)
+        return diversion if diversion is not None and diversion.kind is DiversionKind.CHAT else None
 
     def diversions_by_level(self) -> list[Diversion]:
         return sorted(self.diversions, key=lambda d: d.level)

@@ -10,9 +10,11 @@ treats menus and flows alike. A valid ``PUT`` replaces
 
 Strategy: a menu is checked together with the rest of its tenant's IVR
 config, exactly as ``hotline check`` will see it after the deploy: the
-tenant's folder and ``intents.yaml`` are copied to a scratch directory with
-the new text in place, ``ivr.check.check_ivr`` runs there, and the errors
-are reported under the real file names. Edges load menus when they start
+tenant's folder, ``intents.yaml`` and ``routing.yaml`` (for the chat
+diversions ``chat_link`` nodes name) are copied to a scratch directory with
+the new text in place, ``ivr.check.check_ivr`` and
+``hotline.checks.check_chat_links`` run there, and the errors are reported
+under the real file names. Edges load menus when they start
 (``ivr.check.load_menus``), so a deployed menu is in force for them from
 their next start or reload.
 """
@@ -32,9 +34,11 @@ from api.audit import record_audit
 from api.auth import Role, principal, require_role
 from api.errors import ApiError
 from api.flows import invalid
+from hotline.checks import check_chat_links
 from hotline.yamlconf import ConfigError
 from ivr.check import check_ivr
 from ivr.loader import NAME, PROMPTS_FILE
+from router.check import ROUTING_FILE
 
 __all__ = ["menu_names", "routes", "validate_menu"]
 
@@ -84,10 +88,11 @@ def validate_menu(conf_dir: Path, tenant: str, name: str, text: str) -> list[Con
         if source.is_dir():
             shutil.copytree(source, target)
         target.mkdir(parents=True, exist_ok=True)
-        if (conf_dir / INTENTS_FILE).is_file():
-            shutil.copyfile(conf_dir / INTENTS_FILE, root / INTENTS_FILE)
+        for shared in (INTENTS_FILE, ROUTING_FILE):
+            if (conf_dir / shared).is_file():
+                shutil.copyfile(conf_dir / shared, root / shared)
         (target / f"{name}.yaml").write_text(text, encoding="utf-8")
-        errors = check_ivr(root)
+        errors = check_ivr(root) + check_chat_links(root)
     prefix = f"{root}{os.sep}"
     mine = f"{os.sep}ivr{os.sep}{tenant}{os.sep}"
     return [ConfigError(e.file.removeprefix(prefix), e.line, e.message, e.hint) for e in errors

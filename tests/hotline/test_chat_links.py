@@ -1,16 +1,20 @@
-"""Calls diverted to chat get the link by SMS from serve, from the recorded intent event on: once per call, one per
-caller per quiet time, through Twilio outages and restarts, never to a withheld number."""
+"""Calls diverted to chat, or whose caller asked a menu for the link, get it by SMS from serve, from the
+recorded intent event on: once per call, one per caller per quiet time, through Twilio outages and restarts,
+never to a withheld number; ``hotline check`` refuses a menu asking for a chat diversion that is not there."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from alerts.models import OutboxAlert
 from hotline.chat_links import GROUP, ChatLinks, chat_links, no_number_reason, tagged_link
+from hotline.cli import cli
 from hotline.handoff import CallEnd, finish_call_async
 from hotline.keys import intents_stream
 from hotline.serve import Runtime
@@ -46,6 +50,15 @@ def diverted(tenant: str, call_id: str, caller: str = CALLER, route: str = "chat
     record.finish(outcome, 2100, "main", "route-general")
     ended = T0.timestamp()
     return CallEnd(record, call_id, caller, started_at=ended - 3, ended_at=ended)
+
+
+def asked(tenant: str, call_id: str, diversion: str = "chat") -> CallEnd:
+    """A call whose caller asked a menu's ``chat_link`` node for ``diversion``'s link, then heard goodbye."""
+    record = CallRecord(tenant, "selfservice", "en")
+    record.add(1500, StepKind.CHAT_LINK, "selfservice", "chat-link", diversion)
+    record.finish(Outcome.HUNG_UP, 4000, "selfservice", "link-sent")
+    ended = T0.timestamp()
+    return CallEnd(record, call_id, CALLER, started_at=ended - 4, ended_at=ended)
 
 
 async def recorded(redis, tenant: str, conf_dir: Path, *ends: CallEnd) -> list[Entry]:  # noqa: ANN001
@@ -141,6 +154,34 @@ async def test_calls_routed_anywhere_else_are_not_texted(sessions, async_redis, 
     stats = await ChatLinks(routing, sessions, clock=lambda: T0).handle(entries)
     assert (stats.queued, stats.skips, len(entries)) == (0, [], 3)
     assert await outbox_rows(sessions, tenant) == []
+
+
+async def test_a_caller_who_asked_in_a_menu_gets_what_a_diverted_caller_gets(sessions, async_redis, tenant,
+                                                                              conf_dir, routing) -> None:
+    """Same message, link and dedup: a second event of the call, diverted to chat this time, adds nothing."""
+    entries = await recorded(async_redis, tenant, conf_dir, asked(tenant, "c1"), diverted(tenant, "c1"),
+                             asked(tenant, "c2", diversion="keypad"))
+    stats = await ChatLinks(routing, sessions, clock=lambda: T0).handle(entries)
+    assert (stats.queued, stats.skips) == (1, [("c1", "already queued for this call")])
+    (row,) = await outbox_rows(sessions, tenant)
+    assert (row.task_id, row.address, row.body) == ("c1", CALLER, f"Chat with us online: {LINK}?call=c1")
+
+
+@pytest.mark.parametrize("name", ["keypad", "chatt"], ids=["a-menu-diversion", "no-such-diversion"])
+def test_a_menu_asking_for_what_is_no_chat_diversion_fails_hotline_check_at_its_line(
+        conf_dir: Path, tmp_path: Path, name: str) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir, conf)
+    menu = conf / "ivr" / "demo" / "selfservice.yaml"
+    lines = menu.read_text().splitlines(keepends=True)
+    line = next(i for i, text in enumerate(lines, 1) if text.lstrip().startswith("diversion: chat"))
+    lines[line - 1] = lines[line - 1].replace("diversion: chat", f"diversion: {name}")
+    menu.write_text("".join(lines))
+
+    result = CliRunner().invoke(cli, ["check", str(conf)])
+    assert result.exit_code == 2 and "chat links 1 error(s)" in result.output
+    assert (f"{menu}:{line}: node 'chat-link': '{name}' is not a chat diversion of tenant 'demo' in "
+            "routing.yaml (hint: its chat diversions: chat)") in result.output
 
 
 def test_the_link_keeps_its_own_query_and_gains_the_call_id() -> None:

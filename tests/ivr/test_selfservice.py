@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from ivr.check import load_intents, load_menus
-from ivr.commands import Hangup, Play, Route
+from ivr.commands import Answer, Collect, Hangup, Play, Route
 from ivr.engine import call_script
 from ivr.intent import resolve
 from ivr.trajectory import CallRecord, Outcome, StepKind
-from tests.ivr.fakepbx import FakePbx
+from tests.ivr.fakepbx import HANGUP, FakePbx
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def said(pbx: FakePbx) -> list[str]:
 
 @pytest.mark.parametrize("keys, end_node, last_prompt", [
     (["1", "0"], "goodbye", "hotline/goodbye"),
-    (["3"], "chat-link", "hotline/chat-link-sms"),
+    (["3"], "link-sent", "hotline/chat-link-sms"),
     (["9", "9"], "goodbye", "hotline/goodbye"),
     ([None, None], "goodbye", "hotline/goodbye"),
 ], ids=["balance-then-0", "chat", "invalid-twice", "silent-twice"])
@@ -61,3 +61,25 @@ def test_fee_reduction_by_keypad_sets_the_intent_that_becomes_a_ticket(demo, con
     assert (resolution.intent, resolution.fields, resolution.template) == ("fee_reduction", {"amount": 300},
                                                                          "fee_reduction")
 
+
+def test_key_3_records_which_chat_diversion_s_link_to_send_and_sends_nothing_itself(demo):
+    """The engine asks the PBX for no SMS: the request is a step and the summary's ``chat_link``, for serve."""
+    pbx, record = walk(demo, ["3"])
+
+    assert [(s.kind, s.node, s.value) for s in record.steps if s.kind is StepKind.CHAT_LINK] == [
+        (StepKind.CHAT_LINK, "chat-link", "chat")]
+    assert record.summary()["chat_link"] == "chat"
+    assert {type(c) for c in pbx.commands} == {Answer, Play, Collect, Hangup}  # no Route, SetVariable, ...
+
+
+def test_a_caller_who_hangs_up_during_link_sent_still_gets_the_link_asked_for(demo):
+    _, record = walk(demo, ["3", HANGUP])
+    assert record.outcome is Outcome.ABANDONED and record.end_node == "link-sent"
+    assert record.summary()["chat_link"] == "chat"
+
+
+@pytest.mark.parametrize("keys", [["2", "300"], ["1", "0"], [None, None]],
+                         ids=["fee-reduction", "balance", "silent"])
+def test_no_other_way_through_the_menu_asks_for_a_chat_link(demo, keys):
+    _, record = walk(demo, keys)
+    assert record.summary()["chat_link"] is None

@@ -134,6 +134,29 @@ async def test_a_menu_is_validated_with_lines_and_deployed_atomically(api, sessi
     assert audit == [("ivr.menu.deploy", "extra"), ("ivr.menu.deploy", "main")]
 
 
+CHAT_LINK_MENU = """\
+start: ask
+nodes:
+  ask:
+    type: chat_link
+    diversion: keypad
+    next: bye
+  bye:
+    type: hangup
+"""
+
+
+async def test_a_menu_asking_for_a_chat_link_is_checked_against_the_tenant_s_routing(api, tenant) -> None:
+    designer = await api.headers(tenant, Role.DESIGNER)
+    refused = await api.client.post("/api/v1/ivr/menus/extra/validate", data=CHAT_LINK_MENU, headers=designer)
+    assert refused.status == 422
+    assert (await refused.json())["error"]["errors"] == [
+        {"file": f"ivr/{tenant}/extra.yaml", "line": 5, "hint": "its chat diversions: chat",
+         "message": f"node 'ask': 'keypad' is not a chat diversion of tenant '{tenant}' in routing.yaml"}]
+    fixed = CHAT_LINK_MENU.replace("diversion: keypad", "diversion: chat")
+    assert (await api.client.post("/api/v1/ivr/menus/extra/validate", data=fixed, headers=designer)).status == 200
+
+
 SHARED_PROMPTS = "prompts:\n  thanks:\n    en: {sound: hotline/thanks, text: Thank you.}\n"
 NEEDS_ZH = """\
 languages: [en, zh]
