@@ -5,8 +5,9 @@ create nothing), then runs one consumer of ``keys.intents_stream(tenant)`` in
 the group ``flows`` for each tenant with a directory under ``conf/flows/``
 (a tenant added later needs a restart), and the watcher. Each stream batch is
 one transaction; entries are acked by ``StreamConsumer`` after the commit. An
-entry that is not an intent event is moved to the dead-letter stream with the
-reason, never dropped silently.
+entry that is not an intent event is moved to the dead-letter stream at once
+with the reason (``StreamConsumer.bury``), never dropped silently, and
+``hotline streams dead`` shows it.
 """
 
 from __future__ import annotations
@@ -60,15 +61,7 @@ def intake_handler(
             try:
                 events.append(IntentEvent.from_fields(entry.fields))
             except ValueError as exc:
-                await consumer.redis.xadd(
-                    consumer.dead_letter_stream, {**entry.fields, "_origin_id": entry.id, "_error": str(exc)}
-                )
-                log.error(
-                    "malformed intent event moved to dead letters",
-                    tenant=tenant,
-                    entry=entry.id,
-                    error=str(exc),
-                )
+                await consumer.bury([entry], f"malformed intent event: {exc}")
         if not events:
             return
         async with sessions.begin() as session:

@@ -33,6 +33,7 @@ class _LazyGroup(click.Group):
         "esl": "esl.cli:esl",
         "flows": "flows.cli:flows",
         "route": "router.cli:route",
+        "streams": "hotline.streams_cli:streams",
         "tokens": "hotline.cli_tokens:tokens",
     }
 

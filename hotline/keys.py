@@ -14,6 +14,19 @@ def _k(tenant: str, *parts: str) -> str:
     return ":".join((PREFIX, "{" + tenant + "}", *parts))
 
 
+def split_tenant_key(key: str) -> tuple[str, str] | None:
+    """``(tenant, rest)`` of a per-tenant key (the inverse of ``tenant_key``); None for any other key.
+
+    Logs and operator commands name a stream by tenant and short name
+    (``intents``), not by its full key.
+    """
+    head, tag, rest = key.partition(":{")
+    tenant, close, tail = rest.partition("}:")
+    if head != PREFIX or not tag or not close:
+        return None
+    return tenant, tail
+
+
 def intents_stream(tenant: str) -> str:
     """Stream of end-of-call events (trajectory summary + intent), consumed by the flow engine."""
     return _k(tenant, "intents")

@@ -105,5 +105,7 @@ async def test_events_that_cannot_make_a_ticket_are_skipped_and_bad_entries_go_t
     await async_redis.xadd(stream, {"v": "999", "call_id": "x"})
     assert await _consume(desk, async_redis) == 3
     assert await _tickets(desk) == []
-    dead = await async_redis.xrange(f"{stream}:dead")
-    assert len(dead) == 1 and b"_error" in dead[0][1]
+    [(_, dead)] = await async_redis.xrange(f"{stream}:dead")
+    assert (dead[b"call_id"], dead[b"_group"]) == (b"x", b"flows")
+    assert dead[b"_error"].startswith(b"malformed intent event: intent event version '999'"), dead
+    assert (await async_redis.xpending(stream, "flows"))["pending"] == 0

@@ -13,10 +13,12 @@ from hotline import __version__
 from hotline.cli import cli
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, *args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:
+    """``hotline ARGS`` in a fresh process: data and conf under tmp_path, no other HOTLINE_* but ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(HOTLINE_DATA_DIR=str(tmp_path / "data"), HOTLINE_CONF_DIR=str(tmp_path / "conf"))
-    return subprocess.run([sys.executable, "-m", "hotline", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    env.update(HOTLINE_DATA_DIR=str(tmp_path / "data"), HOTLINE_CONF_DIR=str(tmp_path / "conf"), **extra)
+    return subprocess.run([sys.executable, "-m", "hotline", *args], env=env, cwd=tmp_path, input=stdin,
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_check_passes_on_shipped_conf(conf_dir: Path) -> None:

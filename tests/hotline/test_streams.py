@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+import structlog
 
 from hotline.keys import tenant_key
 from hotline.streams import Entry, StreamConsumer, ensure_group
@@ -71,6 +72,57 @@ async def test_poison_entry_goes_to_dead_letters_after_max_deliveries(async_redi
     dead = await async_redis.xrange(c.dead_letter_stream)
     assert len(dead) == 1 and dead[0][1][b"n"] == b"poison"
     assert (await async_redis.xpending(stream, "workers"))["pending"] == 0
+
+
+async def test_a_poison_entry_dies_alone_with_its_error_and_a_warning(
+    async_redis, tenant: str, stream: str  # noqa: ANN001
+) -> None:
+    await ensure_group(async_redis, stream, "workers")
+    for n in ("1", "poison", "2"):
+        await async_redis.xadd(stream, {"n": n})
+    c = consumer(async_redis, stream, "a", claim_idle_ms=0, max_deliveries=2)
+    handled: list[str] = []
+
+    async def picky(entries: list[Entry]) -> None:
+        if any(e.fields["n"] == "poison" for e in entries):
+            raise ValueError("cannot handle")
+        handled.extend(e.fields["n"] for e in entries)
+
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(4):
+            await c.run_once(picky)
+    assert handled == ["1", "2"], "the batch-mates of a poison entry go through on their own, once"
+    [(_, fields)] = await async_redis.xrange(c.dead_letter_stream)
+    assert {k.decode(): v.decode() for k, v in fields.items()} == {
+        "n": "poison", "_origin_id": fields[b"_origin_id"].decode(), "_group": "workers", "_consumer": "a",
+        "_deliveries": "3", "_error": "ValueError: cannot handle"}
+    assert (await async_redis.xpending(stream, "workers"))["pending"] == 0
+    assert await async_redis.keys(f"{stream}:errors:*") == [], "errors are forgotten with their entries"
+    [warning] = [line for line in logs if line["log_level"] == "warning"]
+    assert warning == {
+        "event": "stream entries moved to dead letters; run `hotline streams dead` to see them",
+                       "log_level": "warning", "tenant": tenant, "stream": "test-stream", "group": "workers",
+                       "count": 1, "entries": [fields[b"_origin_id"].decode()],
+                       "first_error": "ValueError: cannot handle"}
+
+
+async def test_an_outage_costs_a_redelivered_batch_three_calls_not_one_per_entry(
+    async_redis, stream: str  # noqa: ANN001
+) -> None:
+    await ensure_group(async_redis, stream, "workers")
+    for n in range(20):
+        await async_redis.xadd(stream, {"n": str(n)})
+    c = consumer(async_redis, stream, "a", claim_idle_ms=0, max_deliveries=50)
+    calls: list[int] = []
+
+    async def database_down(entries: list[Entry]) -> None:
+        calls.append(len(entries))
+        raise ConnectionRefusedError("database down")
+
+    assert await c.run_once(database_down) == 0 and calls == [20]
+    assert await c.run_once(database_down) == 0
+    assert calls == [20, 20, 1, 1], "the batch, then entries alone until two fail in a row"
+    assert (await async_redis.xpending(stream, "workers"))["pending"] == 20, "nothing acked, nothing buried"
 
 
 async def test_run_stops_when_asked(async_redis, stream: str) -> None:
