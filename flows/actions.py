@@ -2,11 +2,10 @@
 
 Strategy: ``perform`` takes a list of requests (the API sends one; bulk
 callers and the benchmark send many) and runs them in the caller's
-transaction. It first locks every ticket involved with one ``UPDATE tickets
-SET version = version + 1 ... RETURNING`` (a row lock on PostgreSQL, the
-write lock on SQLite), then reads their tasks, so two people acting on one
-ticket at once are serialized and the second sees the first's result: two
-or-sign approvers at the same instant give one decision and one ``Conflict``.
+transaction. It first locks every ticket involved and reads their tasks
+(``flows.locking``), so two people acting on one ticket at once are
+serialized and the second sees the first's result. Requests and their bodies
+are ``flows.action_types``.
 Each request is checked completely (permissions, states, body) before it
 changes anything; a refused request becomes an ``ActionRefused`` in the result
 list and leaves the others alone. Writes go through ``Workspace.flush``.
@@ -14,154 +13,36 @@ list and leaves the others alone. Writes go through ``Workspace.flush``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Result, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import engine
+from flows.action_types import (
+    Action,
+    ActionRequest,
+    ActionResult,
+    Actor,
+    Body,
+    Comment,
+    Handle,
+    Reason,
+    Transfer,
+    parse_body,
+)
 from flows.errors import ActionRefused, BadAction, Conflict, Forbidden, InvalidFields, NotFound
 from flows.fields import coerce_fields
-from flows.models import OPEN_TASK_STATES, EventKind, FlowVersion, Task, TaskState, Ticket, TicketState
+from flows.locking import lock_tickets, ticket_tasks
+from flows.models import OPEN_TASK_STATES, EventKind, TaskState, TicketState
 from flows.nodes import Behaviour
-from flows.versions import definitions_by_digest
 from flows.workspace import PresenceSource, TaskRec, TicketDraft, Workspace
 from hotline.tokens import Role
 
 __all__ = ["Action", "ActionRequest", "ActionResult", "Actor", "perform"]
 
 _LIVE = (*OPEN_TASK_STATES, TaskState.WAITING)
-#: The ticket columns a ``TicketDraft`` carries (all but the flow, resolved from the version).
-_DRAFT_COLUMNS = tuple(f.name for f in fields(TicketDraft) if f.name not in ("flow", "skipped"))
-
-
-class Action(StrEnum):
-    CLAIM = "claim"
-    APPROVE = "approve"
-    REJECT = "reject"
-    HANDLE = "handle"
-    TRANSFER = "transfer"
-    COMMENT = "comment"
-    CANCEL = "cancel"
-    REOPEN = "reopen"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: the person their token maps to (if any), their API role, and their name in the timeline."""
-
-    person: str | None
-    role: Role
-    label: str
-
-
-@dataclass(frozen=True)
-class ActionRequest:
-    task_id: int
-    action: Action
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    task_id: int
-    ticket_id: int
-    action: Action
-    task_state: TaskState
-    task_version: int
-    ticket_state: TicketState
-    current_node: str
-    result: str | None
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: int | None = None
-    comment: str | None = Field(None, max_length=4000)
-
-
-class _Handle(_Body):
-    fields: dict[str, Any] = Field(default_factory=dict)
-    outcome: str | None = None
-
-
-class _Transfer(_Body):
-    to: str = Field(min_length=1, max_length=64)
-
-
-class _Comment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(min_length=1, max_length=4000)
-
-
-class _Reason(_Body):
-    reason: str | None = Field(None, max_length=1000)
-
-
-_BODIES: dict[Action, type[BaseModel]] = {
-    Action.CLAIM: _Body,
-    Action.APPROVE: _Body,
-    Action.REJECT: _Body,
-    Action.HANDLE: _Handle,
-    Action.TRANSFER: _Transfer,
-    Action.COMMENT: _Comment,
-    Action.CANCEL: _Reason,
-    Action.REOPEN: _Reason,
-}
-
-
-def _body(request: ActionRequest) -> Any:
-    try:
-        return _BODIES[request.action].model_validate(dict(request.body))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise BadAction(f"{request.action} body: {problems}") from exc
-
-
-async def _lock(session: AsyncSession, tenant: str, task_ids: list[int]) -> dict[int, TicketDraft]:
-    """Lock the tickets of these tasks (bumping their version) and read them."""
-    t, v = Ticket.__table__, FlowVersion.__table__
-    # Tasks by primary key only; the tenant is checked on the tickets. With ``tasks.tenant`` here too,
-    # PostgreSQL planned a new tenant (unknown to its statistics) as one row and ran the subquery once per
-    # ticket of the tenant: measured 300 ms per 250-action batch at 2,000 tickets, growing with each one.
-    owners = select(Task.__table__.c.ticket_id).where(Task.__table__.c.id.in_(task_ids))
-    digest = select(v.c.digest).where(v.c.id == t.c.flow_version_id).scalar_subquery().label("flow_digest")
-    result = await session.execute(
-        t.update()
-        .where(t.c.tenant == tenant, t.c.id.in_(owners))
-        .values(version=t.c.version + 1)
-        .returning(*t.c, digest)
-    )
-    rows = _dicts(result)
-    flows = await definitions_by_digest(session, {r["flow_version_id"]: r.pop("flow_digest") for r in rows})
-    return {
-        r["id"]: TicketDraft(flow=flows[r["flow_version_id"]], **{k: r[k] for k in _DRAFT_COLUMNS}) for r in rows
-    }
-
-
-def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
-    """Rows as plain dicts: ``Row._mapping`` costs more per row than everything done with it after."""
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
-
-
-async def _tasks(session: AsyncSession, tickets: dict[int, TicketDraft]) -> list[TaskRec]:
-    c = Task.__table__.c
-    rows = _dicts(await session.execute(select(*Task.__table__.c).where(c.ticket_id.in_(list(tickets)))))
-    tasks = []
-    for r in rows:
-        del r["tenant"]
-        tasks.append(TaskRec(ticket=tickets[r.pop("ticket_id")], was=(r["assignee"], r["state"]), **r))
-    return tasks
 
 
 def _state_text(task: TaskRec) -> str:
@@ -236,7 +117,7 @@ class _Run:
         task = self.by_id.get(request.task_id)
         if task is None:
             raise NotFound(f"no task {request.task_id}")
-        body = _body(request)
+        body = parse_body(request)
         self._allow(task.ticket, "view")
         if getattr(body, "version", None) is not None and body.version != task.version:
             raise Conflict(f"task {task.id} is at version {task.version}, not {body.version}; reload it")
@@ -264,7 +145,7 @@ class _Run:
     async def _decide(self, task: TaskRec, outcome: str) -> None:
         await engine.decide(task.ticket, task.node, outcome, self.ws, self.actor.label)
 
-    async def _approve(self, task: TaskRec, body: _Body, approve: bool = True) -> None:
+    async def _approve(self, task: TaskRec, body: Body, approve: bool = True) -> None:
         node = self._node(task, Behaviour.APPROVE, "approve" if approve else "reject")
         self._allow(task.ticket, "act")
         self._live(task)
@@ -294,10 +175,10 @@ class _Run:
             else:
                 await self._decide(task, outcome)
 
-    async def _reject(self, task: TaskRec, body: _Body) -> None:
+    async def _reject(self, task: TaskRec, body: Body) -> None:
         await self._approve(task, body, approve=False)
 
-    async def _handle(self, task: TaskRec, body: _Handle) -> None:
+    async def _handle(self, task: TaskRec, body: Handle) -> None:
         node = self._node(task, Behaviour.HANDLE, "handle")
         self._allow(task.ticket, "act")
         self._live(task)
@@ -333,7 +214,7 @@ class _Run:
         elif all(k.state is TaskState.DONE for k in siblings):
             await self._decide(task, outcome)
 
-    async def _claim(self, task: TaskRec, body: _Body) -> None:
+    async def _claim(self, task: TaskRec, body: Body) -> None:
         node = task.ticket.flow.nodes[task.node]
         if engine.kind_of(node).behaviour not in (Behaviour.APPROVE, Behaviour.HANDLE):
             raise BadAction(f"task {task.id} cannot be claimed")
@@ -351,7 +232,7 @@ class _Run:
             data={"took_from": taken} if taken else None,
         )
 
-    async def _transfer(self, task: TaskRec, body: _Transfer) -> None:
+    async def _transfer(self, task: TaskRec, body: Transfer) -> None:
         self._allow(task.ticket, "act")
         self._live(task, _LIVE)
         if self.actor.role is not Role.ADMIN:
@@ -373,7 +254,7 @@ class _Run:
             data={"from": previous, "to": body.to, **({"comment": body.comment} if body.comment else {})},
         )
 
-    async def _comment(self, task: TaskRec, body: _Comment) -> None:
+    async def _comment(self, task: TaskRec, body: Comment) -> None:
         self.ws.event(
             task.ticket,
             EventKind.COMMENTED,
@@ -383,7 +264,7 @@ class _Run:
             data={"text": body.text},
         )
 
-    async def _cancel(self, task: TaskRec, body: _Reason) -> None:
+    async def _cancel(self, task: TaskRec, body: Reason) -> None:
         self._allow(task.ticket, "cancel")
         ticket = task.ticket
         if ticket.state is not TicketState.OPEN:
@@ -399,7 +280,7 @@ class _Run:
             data={"reason": body.reason} if body.reason else None,
         )
 
-    async def _reopen(self, task: TaskRec, body: _Reason) -> None:
+    async def _reopen(self, task: TaskRec, body: Reason) -> None:
         self._allow(task.ticket, "reopen")
         ticket = task.ticket
         if ticket.state is TicketState.OPEN:
@@ -431,8 +312,8 @@ async def perform(
     presence: PresenceSource | None = None,
 ) -> list[ActionResult | ActionRefused]:
     """Apply ``requests`` in order inside the caller's transaction; one result (or refusal) per request."""
-    tickets = await _lock(session, tenant, sorted({r.task_id for r in requests}))
-    tasks = await _tasks(session, tickets) if tickets else []
+    tickets = await lock_tickets(session, tenant, sorted({r.task_id for r in requests}))
+    tasks = await ticket_tasks(session, tickets) if tickets else []
     ws = Workspace(session, tenant, now, presence=presence)
     run = _Run(ws, actor, tasks)
     results: list[ActionResult | ActionRefused] = []
