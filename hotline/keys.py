@@ -85,8 +85,15 @@ def presence(tenant: str) -> str:
 
 
 def stats_calls(tenant: str) -> str:
-    """Hash call id → JSON of the call's open offers (queue, trunk, agent...): what a PBX event changes."""
+    """Hash call id → JSON of the call's open offers (queue, trunk, agent...) and how far its events were
+    applied, for calls with an open offer: what a PBX event changes."""
     return _k(tenant, "stats", "calls")
+
+
+def stats_closed(tenant: str) -> str:
+    """Sorted set of calls with nothing open (member: call id, score: time of its last event applied): a
+    replayed or late event of the call is recognized and ignored. Trimmed by score."""
+    return _k(tenant, "stats", "closed")
 
 
 def stats_live(tenant: str) -> str:

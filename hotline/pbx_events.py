@@ -6,19 +6,40 @@ tenant's stream ``hotline.keys.pbx_events_stream(tenant)``. Consumers
 (statistics, lease release, the monitor page) read only this shape. Stream
 fields are flat strings; ``raw`` (the PBX's own headers) travels as JSON so
 nothing is lost for debugging, and ``from_fields`` reads an entry back.
+
+An event's identity is its fields, not its stream entry: ``hotline streams
+replay`` and a producer retrying an XADD whose reply was lost both add the
+very same fields again under a new entry id. ``fingerprint`` names that
+identity, so a consumer can recognize an event it has already applied.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from hashlib import blake2b
 from typing import Any
 
-__all__ = ["STREAM_MAXLEN", "PbxEvent", "PbxEventKind"]
+__all__ = ["REPLAY_WINDOW_S", "STREAM_MAXLEN", "PbxEvent", "PbxEventKind", "fingerprint"]
 
 #: Entries kept per tenant stream (approximate trimming, as XADD MAXLEN ~).
 STREAM_MAXLEN = 100_000
+#: How long after a call's last event its consumers still recognize a replayed or repeated event of that call:
+#: dead letters wait for an operator to fix their cause, which may take a long weekend and then some.
+REPLAY_WINDOW_S = 7 * 86_400
+
+
+def fingerprint(fields: Mapping[str, str]) -> str:
+    """The identity of the event stored as ``fields`` (a stream entry's, or ``to_fields()``): 16 hex digits.
+
+    Every field counts (``raw`` too: two dials of one call may differ only
+    in their ``DestUniqueid``); each is length-prefixed so no two different
+    entries hash the same text.
+    """
+    text = "".join(f"{len(k)}:{k}{len(v)}:{v}" for k, v in sorted(fields.items()))
+    return blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 class PbxEventKind(StrEnum):

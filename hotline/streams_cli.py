@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,7 @@ from rich.table import Column, Table
 from hotline import stream_admin
 from hotline.cli_support import Failure, console, settings_or_fail
 from hotline.logs import configure_logging, get_logger
+from hotline.pbx_events import REPLAY_WINDOW_S
 from hotline.redisconn import RedisUnavailable, sync_client
 from hotline.settings import Settings
 from hotline.stream_admin import STREAMS, DeadLetter, GroupStatus, KnownStream, StreamStatus
@@ -29,14 +31,17 @@ __all__ = ["streams"]
 log = get_logger(__name__)
 _ENTRY_ID = re.compile(r"[0-9]+-[0-9]+")
 
-_IDEMPOTENCY = """\
+_IDEMPOTENCY = f"""\
 Replay puts an entry back as a new one, so every consumer group of the
-stream reads it again, not only the one that gave up. On `intents` that is
-harmless: each consumer keys its effect on the call id (call log: one row per
-call; flows: one ticket per call and template; chat links: one SMS per call,
-sent now if it never was). On `pbx-events` it is not: statistics key on the
-stream position, so a replayed event counts as new and lands after its
-call's later events; the live figures may be off until the call is swept.
+stream reads it again, not only the one that gave up. That is harmless: each
+consumer keys its effect on what the entry says, not on where it sits. On
+`intents`, the call id (call log: one row per call; flows: one ticket per
+call and template; chat links: one SMS per call, sent now if it never was).
+On `pbx-events`, the event itself: statistics ignore an event they already
+counted, or one older than its call's last counted event, so a replayed
+call neither counts twice nor starts waiting again. They remember a call
+for {REPLAY_WINDOW_S // 86_400} days after its last event; replay warns about PBX events older
+than that, which may count again.
 """
 
 
@@ -236,6 +241,20 @@ def dead(tenant: str | None, name: str | None, limit: int, full: bool) -> None:
         console.print("no dead letters")
 
 
+def _past_replay_window(letters: list[DeadLetter], now: float) -> int:
+    """How many of the PBX events ``letters`` happened over ``REPLAY_WINDOW_S`` before ``now``.
+
+    One without a readable time is not counted: statistics skip it anyway.
+    """
+    def happened(letter: DeadLetter) -> float:
+        try:
+            return float(letter.fields.get("ts", ""))
+        except ValueError:
+            return now
+
+    return sum(1 for letter in letters if happened(letter) < now - REPLAY_WINDOW_S)
+
+
 @streams.command("replay", epilog=_IDEMPOTENCY)
 @_tenant_option
 @_stream_option
@@ -262,8 +281,9 @@ def replay(tenant: str, stream: KnownStream, ids: list[str], everything: bool, y
             console.print(f"no dead letters in {stream.name} of tenant {tenant}")
             return
         console.print(_dead_table(tenant, stream, letters, len(letters), full=False))
-        if stream.name == "pbx-events":
-            console.print("[yellow]statistics count a replayed PBX event as new (see --help)[/]")
+        if stream.name == "pbx-events" and (forgotten := _past_replay_window(letters, time.time())):
+            console.print(f"[yellow]{forgotten} of these PBX events are older than statistics remember "
+                          "their calls: they may count again (see --help)[/]")
         if not yes:
             click.confirm(f"Replay these {len(letters)} onto {stream.name} of tenant {tenant}?", abort=True)
         done = stream_admin.replay(client, tenant, stream, [d.id for d in letters])

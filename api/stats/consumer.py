@@ -5,9 +5,11 @@ holds a Redis lock with an expiry, renewed on every loop, because the live
 gauges need each call's events in order and a consumer group alone would hand
 consecutive batches to different processes. Another process takes over when
 the holder stops renewing (crash, stop). Each batch: load the calls' states,
-apply the events (``api.stats.offers``), commit the settled offers to SQL,
-then write states and figures to Redis in one transaction, then ack. The
-holder also rolls up finished intervals and sweeps stale call states.
+apply the events the calls are not past yet (``api.stats.offers``: by each
+event's fingerprint and time, never its stream id, since a replayed or
+re-sent event is a new entry), commit the settled offers to SQL, then write
+the changed states and the figures to Redis in one transaction, then ack.
+The holder also rolls up finished intervals and sweeps stale call states.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from api.stats.live import claim_dirty, load_states, mark_dirty, sweep, write
 from api.stats.offers import Tally, TrunkMatcher
 from hotline.keys import pbx_events_stream, stats_lock
 from hotline.logs import get_logger
-from hotline.pbx_events import PbxEvent
+from hotline.pbx_events import PbxEvent, fingerprint
 from hotline.serve import Runtime
 from hotline.streams import Entry, StreamConsumer, ensure_group
 from hotline.workers import background, tenants_in
@@ -59,6 +61,7 @@ class StatsRecorder:
         self.matcher = matcher
 
     def _events(self, entries: list[Entry]) -> list[tuple[str, PbxEvent]]:
+        """Each usable entry's event with its fingerprint."""
         out = []
         for entry in entries:
             try:
@@ -69,7 +72,7 @@ class StatsRecorder:
             if not event.call_id:
                 log.debug("PBX event without a call id skipped", tenant=self.tenant, entry=entry.id)
                 continue
-            out.append((entry.id, event))
+            out.append((fingerprint(entry.fields), event))
         return out
 
     async def handle(self, entries: list[Entry]) -> Tally:
@@ -77,12 +80,14 @@ class StatsRecorder:
         events = self._events(entries)
         states = await load_states(self.redis, self.tenant, list(dict.fromkeys(e.call_id for _, e in events)))
         tally = Tally(self.matcher)
-        for entry_id, event in events:
-            tally.apply(states[event.call_id], event, entry_id)
+        changed: set[str] = set()
+        for identity, event in events:
+            if tally.apply(states[event.call_id], event, identity):
+                changed.add(event.call_id)
         if tally.finished:
             async with self.engine.begin() as conn:
                 await record_offers(conn, self.tenant, tally.finished)
-        await write(self.redis, self.tenant, states, tally)
+        await write(self.redis, self.tenant, {cid: states[cid] for cid in changed}, tally)
         return tally
 
     async def housekeeping(self, now: float) -> None:

