@@ -50,9 +50,17 @@ from hotline.models import utcnow
 from hotline.streams import Entry, StreamConsumer, ensure_group
 from hotline.tokens import Role
 from ivr.events import IntentEvent
+from tests.conftest import drop_tenant_keys
 from tests.flows.helpers import intent_event, setup_demo
 
 BATCH = 500
+#: Tenants this run made, whose Redis keys it deletes at the end (the server may be shared: never a flush).
+_TENANTS: list[str] = []
+
+
+def _new_tenant() -> str:
+    _TENANTS.append(f"b{uuid.uuid4().hex[:8]}")
+    return _TENANTS[-1]
 
 
 async def _stream(redis: aioredis.Redis, tenant: str, n: int, amount: int = 500) -> None:
@@ -76,7 +84,7 @@ async def intake_per_event(
     sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int, consumers: int = 1
 ) -> float:
     """One transaction per event; ``consumers`` members of the group, each on its own connection."""
-    tenant = f"b{uuid.uuid4().hex[:8]}"
+    tenant = _new_tenant()
     await setup_demo(sessions, tenant)
     await _stream(redis, tenant, n)
     stream = intents_stream(tenant)
@@ -111,7 +119,7 @@ async def intake_per_event(
 async def intake_batched(
     sessions: async_sessionmaker[AsyncSession], redis: aioredis.Redis, n: int, amount: int = 500
 ) -> tuple[float, str]:
-    tenant = f"b{uuid.uuid4().hex[:8]}"
+    tenant = _new_tenant()
     await setup_demo(sessions, tenant)
     await _stream(redis, tenant, n, amount)
     consumer = StreamConsumer(redis, intents_stream(tenant), "flows", "bench", batch=BATCH, block_ms=10)
@@ -301,6 +309,8 @@ async def main() -> None:
         finally:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await conn.close()
+    for tenant in _TENANTS:
+        drop_tenant_keys(args.redis, tenant)
     await redis.aclose()
     print(
         json.dumps(

@@ -95,9 +95,12 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def tenant() -> str:
-    """A tenant name no other test uses, so Redis keys never collide."""
-    return f"t{uuid.uuid4().hex[:10]}"
+def tenant(redis_url: str) -> Iterator[str]:
+    """A tenant name no other test uses, so Redis keys never collide; its keys are deleted afterwards, so
+    runs against a shared server (CI's, a developer's) do not pile them up."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield name
+    drop_tenant_keys(redis_url, name)
 
 
 def drop_tenant_keys(redis_url: str, tenant: str) -> None:

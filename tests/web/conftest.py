@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from hotline.models import Call
 from hotline.settings import Settings
 from hotline.tokens import Role
 from tests.alerts.conftest import outbox_rows
-from tests.conftest import drop_tenant_keys
 from tests.flows.helpers import catalog, intent_event, setup_demo
 from tests.router.conftest import demo_config, write_conf
 
@@ -65,12 +63,6 @@ def api_settings(db_url: str, redis_url: str, tmp_path: Path, web_conf: Path) ->
     """The API fixture over the tenant's copy of the demo configuration."""
     return Settings(conf_dir=web_conf, data_dir=tmp_path, database_url=db_url, redis_url=redis_url,
                     node_name="web-test")
-
-
-@pytest.fixture(autouse=True)
-def _drop_tenant_keys(redis_url: str, tenant: str) -> Iterator[None]:
-    yield
-    drop_tenant_keys(redis_url, tenant)
 
 
 async def browser_login(client: TestClient, token: str) -> str:
