@@ -1,7 +1,8 @@
 """People, org units and presence of the caller's tenant (``/api/v1/people``, ``/api/v1/presence``).
 
 ``PUT /api/v1/people`` replaces the whole directory (JSON: ``{units, people}``,
-the shape of one tenant in conf/people.yaml). It is refused with 422 if it
+the shape of one tenant in conf/people.yaml; phones are read in the tenant's
+routing.yaml ``region`` and stored E.164). It is refused with 422 if it
 has errors or if a deployed flow would then name someone or something that
 no longer exists. An edit here survives restarts until the tenant's section
 of people.yaml itself changes.
@@ -16,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from api.appkeys import REDIS, SESSIONS
+from api.appkeys import REDIS, SESSIONS, SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
 from api.errors import ApiError
@@ -29,6 +30,7 @@ from flows.presence import online_people, set_online
 from flows.versions import latest_versions
 from hotline.models import utcnow
 from hotline.yamlconf import ConfigError
+from router.check import tenant_regions
 
 routes = web.RouteTableDef()
 BODY = "people (request body)"
@@ -90,7 +92,8 @@ async def put_people(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_request", f"body is not JSON: {exc.msg}") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "bad_request", "body must be a JSON object {units, people}")
-    org, errors = directory_errors(data, BODY)
+    region = tenant_regions(request.app[SETTINGS].conf_dir).get(who.tenant)
+    org, errors = directory_errors(data, BODY, region)
     if org is None:
         return invalid(errors)
     broken = await _flows_broken_by(request, who.tenant, Directory.from_conf(org))

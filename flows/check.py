@@ -7,6 +7,7 @@ from pathlib import Path
 from flows.directory import Directory
 from flows.files import FLOWS_DIR, PEOPLE_FILE, flow_files, read_flow, read_people
 from hotline.yamlconf import ConfigError, line_of, load_yaml
+from router.check import tenant_regions
 
 __all__ = ["check_flows"]
 
@@ -18,7 +19,7 @@ def check_flows(conf_dir: Path) -> list[ConfigError]:
     naming people is an error here); two flows of one tenant claiming the same intent template is an
     error too.
     """
-    orgs, errors = read_people(conf_dir / PEOPLE_FILE)
+    orgs, errors = read_people(conf_dir / PEOPLE_FILE, tenant_regions(conf_dir))
     flows_dir = conf_dir / FLOWS_DIR
     if not flows_dir.is_dir():
         return errors

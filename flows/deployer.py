@@ -20,6 +20,7 @@ from flows.versions import deploy
 from hotline.logs import get_logger
 from hotline.models import utcnow
 from hotline.yamlconf import ConfigError, ConfigErrors
+from router.check import tenant_regions
 
 __all__ = ["DeployReport", "deploy_files", "sync_people"]
 
@@ -41,10 +42,10 @@ class DeployReport:
 async def sync_people(
     sessions: async_sessionmaker[AsyncSession], conf_dir: Path, report: DeployReport
 ) -> None:
-    path = conf_dir / PEOPLE_FILE
+    path, regions = conf_dir / PEOPLE_FILE, tenant_regions(conf_dir)
     try:
         async with sessions.begin() as session:
-            report.people += await sync_people_file(session, path, utcnow())
+            report.people += await sync_people_file(session, path, utcnow(), regions)
     except ConfigErrors as exc:
         report.errors += exc.errors
         log.error("people.yaml refused; the people in SQL stay", file=str(path), errors=len(exc.errors))

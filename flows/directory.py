@@ -4,6 +4,10 @@ Strategy: ``conf/people.yaml`` maps tenant → ``{units, people}``. The same
 shape is stored in SQL (``flows.models.people``) and accepted by
 ``PUT /api/v1/people``; whichever way it arrives it is validated here and
 becomes a ``Directory``, a plain in-memory value the assignment rules read.
+Phones are made E.164 here (``hotline.phones``, national ones read in the
+tenant's region, which validation is given), so what is stored and what an
+escalation SMS or call goes to is a number Twilio takes; one that cannot be
+is an error at its line.
 A person's manager is the manager of their unit, or of the nearest ancestor
 unit whose manager is someone else, so "the caller's manager's manager" is two
 steps up that chain. No I/O here.
@@ -12,11 +16,13 @@ steps up that chain. No I/O here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from hotline.phones import e164
 from hotline.yamlconf import ConfigError, errors_from_validation, line_of
 
 __all__ = [
@@ -33,6 +39,8 @@ __all__ = [
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_CHAIN = 32
+#: Validation context key: the tenant's phone region (None: phones must be in +<country code> form).
+REGION = "region"
 
 
 def _key(value: str) -> str:
@@ -70,6 +78,11 @@ class PersonConf(BaseModel):
     @classmethod
     def _roles(cls, value: list[str]) -> list[str]:
         return [_key(r) for r in value]
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else e164(value, (info.context or {}).get(REGION))
 
 
 class TenantPeople(BaseModel):
@@ -118,22 +131,26 @@ def _semantic(org: TenantPeople) -> list[tuple[tuple[Any, ...], str]]:
 
 
 def directory_errors(
-    data: Any, file: str, prefix: tuple[Any, ...] = ()
+    data: Any, file: str, region: str | None, prefix: tuple[Any, ...] = ()
 ) -> tuple[TenantPeople | None, list[ConfigError]]:
-    """Validate one tenant's org (``data`` at ``prefix`` inside the file's YAML); all errors at once."""
+    """Validate one tenant's org (``data`` at ``prefix`` inside the file's YAML), national phones read in
+    ``region``; all errors at once."""
     node = data
     for part in prefix:
         node = node[part]
     try:
-        org = TenantPeople.model_validate(node)
+        org = TenantPeople.model_validate(node, context={REGION: region})
     except ValidationError as exc:
         return None, errors_from_validation(exc, node, file)
     problems = [ConfigError(file, line_of(data, prefix + loc), message) for loc, message in _semantic(org)]
     return (None, problems) if problems else (org, [])
 
 
-def parse_people_file(data: Any, file: str) -> tuple[dict[str, TenantPeople], list[ConfigError]]:
-    """Every tenant's org in a parsed ``people.yaml``, and every error found in it."""
+def parse_people_file(
+    data: Any, file: str, regions: Mapping[str, str]
+) -> tuple[dict[str, TenantPeople], list[ConfigError]]:
+    """Every tenant's org in a parsed ``people.yaml`` (``regions``: tenant → its phone region), and every
+    error found in it."""
     if not isinstance(data, dict) or set(data) - {"tenants"}:
         return {}, [ConfigError(file, getattr(data, "line", 1), "expected a mapping with one key: tenants")]
     tenants = data.get("tenants") or {}
@@ -146,7 +163,7 @@ def parse_people_file(data: Any, file: str) -> tuple[dict[str, TenantPeople], li
     orgs: dict[str, TenantPeople] = {}
     errors: list[ConfigError] = []
     for tenant in tenants:
-        org, found = directory_errors(data, file, ("tenants", tenant))
+        org, found = directory_errors(data, file, regions.get(str(tenant)), ("tenants", tenant))
         errors += found
         if org is not None:
             orgs[str(tenant)] = org
@@ -198,25 +215,6 @@ class Directory:
         }
         units = {k: Unit(k, u.name or k, u.parent, u.manager) for k, u in org.units.items()}
         return cls(people, units)
-
-    def to_conf(self) -> TenantPeople:
-        return TenantPeople(
-            units={
-                k: UnitConf(name=u.name, parent=u.parent, manager=u.manager) for k, u in self.units.items()
-            },
-            people={
-                k: PersonConf(
-                    name=p.name,
-                    unit=p.unit,
-                    roles=list(p.roles),
-                    phone=p.phone,
-                    email=p.email,
-                    wecom=p.wecom,
-                    active=p.active,
-                )
-                for k, p in self.people.items()
-            },
-        )
 
     @property
     def roles(self) -> frozenset[str]:

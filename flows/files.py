@@ -8,6 +8,7 @@ its own (``hotline flows deploy conf/flows/demo/fee_reduction.yaml``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from flows.analysis import Analysis, analyse_flow
@@ -35,15 +36,16 @@ def flow_files(root: Path) -> dict[str, list[Path]]:
     return out
 
 
-def read_people(path: Path) -> tuple[dict[str, TenantPeople], list[ConfigError]]:
-    """Every tenant's org in ``people.yaml``; a missing file is no people, not an error."""
+def read_people(path: Path, regions: Mapping[str, str]) -> tuple[dict[str, TenantPeople], list[ConfigError]]:
+    """Every tenant's org in ``people.yaml``, phones read in ``regions`` (tenant → its phone region, as
+    ``router.check.tenant_regions`` gives them); a missing file is no people, not an error."""
     if not path.is_file():
         return {}, []
     try:
         data = load_yaml(path)
     except ConfigErrors as exc:
         return {}, exc.errors
-    return parse_people_file(data, str(path))
+    return parse_people_file(data, str(path), regions)
 
 
 def read_flow_text(text: str, file: str, directory: Directory | None, expected_key: str | None) -> Analysis:

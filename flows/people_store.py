@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -112,13 +113,16 @@ async def replace_directory(
     return row.revision
 
 
-async def sync_people_file(session: AsyncSession, path: Path, now: datetime) -> list[str]:
-    """Apply every tenant section of people.yaml that changed since it was last applied.
+async def sync_people_file(
+    session: AsyncSession, path: Path, now: datetime, regions: Mapping[str, str]
+) -> list[str]:
+    """Apply every tenant section of people.yaml that changed since it was last applied (phones read in
+    ``regions``, tenant → its phone region).
 
     Returns the tenants applied; raises ``ConfigErrors`` (nothing applied) when
     the file has errors.
     """
-    orgs, errors = read_people(path)
+    orgs, errors = read_people(path, regions)
     if errors:
         raise ConfigErrors(errors)
     applied = []

@@ -19,15 +19,16 @@ must not text every caller still in the stream's history. Routing is read at
 start, as the Asterisk edge reads it: a changed message needs a restart.
 
 The link carries the call id (``?call=<id>``) so the chat can pick up what the
-caller did in the IVR. The SMS goes to the caller id; a withheld or unusable
-one (anonymous, ``0000000000``, an internal extension) sends nothing and the
+caller did in the IVR. The SMS goes to the caller id made E.164 by
+``hotline.phones`` (a national caller id read in the tenant's ``region``), the
+one form Twilio takes; a withheld or unusable one (anonymous, ``0000000000``,
+an internal extension, a national id with no region set) sends nothing and the
 call id and reason are logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ from hotline.db import session_factory
 from hotline.keys import intents_stream
 from hotline.logs import get_logger
 from hotline.models.base import utcnow
+from hotline.phones import NotAPhone, e164
 from hotline.serve import Runtime, StartupError
 from hotline.streams import Entry, StreamConsumer
 from hotline.workers import Worker, background
@@ -50,13 +52,11 @@ from ivr.trajectory import Outcome
 from router.check import load_routing_config
 from router.model import Diversion, DiversionKind, RouteKind, TenantRouting
 
-__all__ = ["CALL_PARAM", "GROUP", "ChatLinks", "chat_diversion", "chat_links", "no_number_reason", "tagged_link"]
+__all__ = ["CALL_PARAM", "GROUP", "ChatLinks", "chat_diversion", "chat_links", "tagged_link"]
 
 log = get_logger(__name__)
 GROUP = "chat-links"
 CALL_PARAM = "call"
-#: A number an SMS can reach: 7 digits at least (shorter is an internal extension), an optional leading +.
-_NUMBER = re.compile(r"\+?[0-9]{7,20}")
 
 
 def chat_diversion(routing: TenantRouting, event: IntentEvent) -> Diversion | None:
@@ -68,15 +68,6 @@ def chat_diversion(routing: TenantRouting, event: IntentEvent) -> Diversion | No
         diversion = routing.chat(name) if name else None
         if diversion is not None:
             return diversion
-    return None
-
-
-def no_number_reason(caller: str) -> str | None:
-    """Why no SMS can go to ``caller`` (the event's caller id), or None when it is a phone number."""
-    if not caller:
-        return "the caller withheld their number"
-    if not _NUMBER.fullmatch(caller) or not caller.strip("+0"):
-        return f"caller id {caller!r} is not a phone number an SMS can reach"
     return None
 
 
@@ -100,13 +91,15 @@ class ChatLinks:
         diversion = chat_diversion(self.routing, event)
         if diversion is None:
             return None
-        reason = no_number_reason(event.caller)
-        if reason is not None:
+        try:
+            number = e164(event.caller, self.routing.region)
+        except NotAPhone as exc:
+            reason = f"caller id {exc}"
             skips.append((event.call_id, reason))
             log.info("chat link not sent", tenant=event.tenant, call_id=event.call_id, reason=reason)
             return None
         text = diversion.sms_text(tagged_link(diversion.target, event.call_id))
-        return Notice(event.tenant, event.call_id, event.caller, text, timedelta(seconds=diversion.sms_quiet_s))
+        return Notice(event.tenant, event.call_id, number, text, timedelta(seconds=diversion.sms_quiet_s))
 
     async def handle(self, entries: list[Entry]) -> NoticeStats:
         """Queue the batch's chat links; returns what was queued and why the others were not."""

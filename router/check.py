@@ -21,7 +21,7 @@ from typing import Any
 from hotline.yamlconf import ConfigError, ConfigErrors, line_of, load_yaml, validate_model
 from router.model import RoutingConfig
 
-__all__ = ["ROUTING_FILE", "check_routing", "load_routing_config"]
+__all__ = ["ROUTING_FILE", "check_routing", "load_routing_config", "tenant_regions"]
 
 ROUTING_FILE = "routing.yaml"
 IVR_DIR = "ivr"  # conf/ivr/<tenant>/<menu>.yaml, as ivr.loader reads them
@@ -30,6 +30,19 @@ IVR_DIR = "ivr"  # conf/ivr/<tenant>/<menu>.yaml, as ivr.loader reads them
 def load_routing_config(conf_dir: Path) -> RoutingConfig:
     """The routing config of ``conf_dir``; raises ``ConfigErrors`` carrying every problem found."""
     return _load(conf_dir, None)
+
+
+def tenant_regions(conf_dir: Path) -> dict[str, str]:
+    """Tenant → the ``region`` its national phone numbers are read in, for readers of other files (people.yaml).
+
+    Empty when routing.yaml does not load: its own check says why, and until it
+    is fixed only numbers in +<country code> form are taken.
+    """
+    try:
+        tenants = load_routing_config(conf_dir).tenants
+    except ConfigErrors:
+        return {}
+    return {name: routing.region for name, routing in tenants.items() if routing.region is not None}
 
 
 def check_routing(conf_dir: Path) -> list[ConfigError]:

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
+from hotline.phones import Region
+
 __all__ = [
     "DEFAULT_CHAT_MESSAGE",
     "DEFAULT_RESEND_AFTER_S",
@@ -264,8 +266,16 @@ class HardPhones(_Model):
 
 
 class TenantRouting(_Model):
-    """One tenant's routing; names are unique across trunks, diversions and the hard-phone group."""
+    """One tenant's routing; names are unique across trunks, diversions and the hard-phone group.
 
+    ``region`` is the country the tenant's trunks are in, so the one its PBX
+    delivers national caller ids of and its people.yaml phones may be written
+    in (``hotline.phones``); unset, only numbers in +<country code> form are
+    texted or called. It lives here, with the trunks, because the trunks'
+    country is what decides how a caller id reads.
+    """
+
+    region: Region | None = None
     trunks: list[Trunk] = Field(min_length=1)
     queues: list[Queue] = Field(min_length=1)
     diversions: list[Diversion] = []

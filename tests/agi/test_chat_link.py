@@ -1,5 +1,6 @@
 """Every trunk and the menu and bot diversions full: a FastAGI call is diverted to online chat, and serve's parts
-(chat links, alert workers) text the caller the link through Twilio (loopback), once, even if the event comes again.
+(chat links, alert workers) text the caller the link through Twilio (loopback), once, even if the event comes again,
+at the E.164 number of the national caller id the PBX gave (the demo tenant's region is CN).
 Both trunks full: a caller diverted to the keypad self-service menu who presses 3 gets the same SMS; one who
 presses 2 gets none.
 
@@ -33,6 +34,8 @@ from tests.hotline.test_chat_links import group_created
 from tests.sim.asterisk_agi import AsteriskChannel, Caller, SimResult, call_fastagi
 
 CALLER = "+8613900000002"
+#: ``CALLER`` as a Chinese trunk delivers it: national format, trunk prefix 0.
+NATIONAL = "013900000002"
 LINK = "https://chat.example.com/demo"
 
 
@@ -85,7 +88,7 @@ async def test_a_call_diverted_to_chat_gets_one_sms_with_the_link(
     async with alert_workers(runtime), chat_links(runtime):
         await group_created(async_redis, tenant)
         call = await call_fastagi(agi_server.port, AsteriskChannel(f"{tenant}/ivr/main", Caller(keys=["0"]),
-                                                                   uniqueid=uniqueid, callerid=CALLER))
+                                                                   uniqueid=uniqueid, callerid=NATIONAL))
         assert {k: call.variables[k] for k in ("HOTLINE_OUTCOME", "HOTLINE_ROUTE", "HOTLINE_TARGET")} == {
             "HOTLINE_OUTCOME": "diverted", "HOTLINE_ROUTE": "chat", "HOTLINE_TARGET": LINK}
         assert await until(lambda: _sent(twilio))

@@ -2,7 +2,8 @@
 
 ``FakeTwilio`` speaks the slice of Twilio's REST API the providers use
 (``POST /2010-04-01/Accounts/{Sid}/Messages.json`` and ``Calls.json``: 201 with
-sid and status, or Twilio's error JSON ``{"code", "message", "status"}``);
+sid and status, or Twilio's error JSON ``{"code", "message", "status"}``, which
+it gives, as Twilio does, for a ``To`` that is not E.164: 400, code 21211);
 ``FakeWeCom`` answers the group robot webhook with ``errcode``/``errmsg``;
 ``SmtpSink`` is a real aiosmtpd server. Each can be told to fail the next
 requests (an HTTP status and body, or a hang past the client's timeout).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -60,6 +62,8 @@ class _Loopback:
 
 class FakeTwilio(_Loopback):
     SID = "AC" + "0" * 32
+    #: What Twilio takes as a ``To`` phone number: E.164, + and at most 15 digits, no leading 0.
+    E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,6 +80,10 @@ class FakeTwilio(_Loopback):
         kind = "Messages" if request.path.endswith("Messages.json") else "Calls"
         self.requests.append({"kind": kind, "sid": request.match_info["sid"], "auth": request.headers.get("Authorization"),
                               **form})
+        if not self.E164.fullmatch(str(form.get("To", ""))):
+            return web.json_response({"code": 21211, "message": f"Invalid 'To' Phone Number: {form.get('To')}",
+                                      "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400},
+                                     status=400)
         reply = await self._next()
         if reply and reply.status >= 300:
             return web.json_response(reply.body or {}, status=reply.status)

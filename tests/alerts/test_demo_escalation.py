@@ -125,8 +125,8 @@ async def test_flow_engine_demo_ticket_escalates_to_the_right_people(sessions, t
     assignee = demo_task.assignee                        # a supervisor, chosen least-loaded by the engine
     (l1,) = wecom.requests
     assert f"<@{demo_org().people[assignee].wecom}>" in l1["markdown"]["content"]
-    assert [m["To"] for m in twilio.of("Messages")] == ["+15550100002"], "L2: the assignee's manager (mark)"
-    assert [c["To"] for c in twilio.of("Calls")] == ["+15550100001"], "L3: the department head (hana)"
+    assert [m["To"] for m in twilio.of("Messages")] == ["+12015550102"], "L2: the assignee's manager (mark)"
+    assert [c["To"] for c in twilio.of("Calls")] == ["+12015550101"], "L3: the department head (hana)"
     rows = await outbox_rows(sessions, tenant)
     assert [(r.level, r.recipient) for r in rows] == [(1, assignee), (2, "mark"), (3, "hana")]
 

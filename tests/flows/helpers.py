@@ -16,6 +16,7 @@ from flows.versions import Catalog, deploy
 from ivr.events import IntentEvent
 from ivr.intent import Priority
 from ivr.trajectory import Outcome
+from router.check import tenant_regions
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DEMO_FLOW = CONF / "flows" / "demo" / "fee_reduction.yaml"
@@ -23,7 +24,7 @@ NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
 def demo_org() -> Any:
-    orgs, errors = read_people(CONF / "people.yaml")
+    orgs, errors = read_people(CONF / "people.yaml", tenant_regions(CONF))
     assert not errors
     return orgs["demo"]
 

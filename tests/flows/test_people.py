@@ -1,14 +1,22 @@
-"""People rules and strategies (round robin, least loaded, online only), the people API and presence."""
+"""People rules and strategies (round robin, least loaded, online only), the people API and presence; people's
+phones made E.164 in the tenant's region, or refused at their line."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
+
+from click.testing import CliRunner
 
 from flows.directory import Directory
+from flows.files import read_people
 from flows.intake import intake
 from flows.presence import presence_source
 from flows.recipients import due_callbacks, recipients_for
 from flows.versions import deploy
+from hotline.cli import cli
+from router.check import tenant_regions
 from tests.flows.conftest import Desk
 from tests.flows.helpers import NOW, catalog, demo_org, intent_event
 
@@ -129,7 +137,7 @@ async def test_cc_and_warning_recipients_follow_the_org_chart(desk: Desk) -> Non
         {
             "person": "hana",
             "name": "Hana Head",
-            "phone": "+15550100001",
+            "phone": "+12015550101",
             "email": "hana@demo.example",
             "wecom": "hana.head",
         }
@@ -157,7 +165,38 @@ async def test_people_put_validates_and_needs_admin(desk: Desk) -> None:
         "unit 'a': unknown parent unit 'b'",
         "person 'x': unknown unit 'nowhere'",
     }
+    extension = {"people": {"y": {"phone": "+86 6001"}}}
+    response = await desk.api.client.put(
+        "/api/v1/people", json=extension, headers=await desk.headers("admin", "admin")
+    )
+    assert response.status == 422
+    assert [e["message"] for e in (await response.json())["error"]["errors"]] == [
+        "people.y.phone: Value error, '+86 6001': too short for a phone number (an internal extension?)"
+    ]
     response = await desk.api.client.put(
         "/api/v1/people", json=bad, headers=await desk.headers("sue", "agent")
     )
     assert response.status == 403
+
+
+def test_people_phones_are_made_e164_in_the_tenants_region_or_fail_hotline_check_at_their_line(
+    conf_dir: Path, tmp_path: Path
+) -> None:
+    """The demo tenant's region (routing.yaml) is CN: a Chinese mobile number written the national way is
+    stored as +86..., so escalation SMS and calls reach it; a desk extension is no number they can reach."""
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir, conf)
+    people = conf / "people.yaml"
+    people.write_text(people.read_text().replace('"+12015550111"', '"139 0000 0011"'))
+    orgs, errors = read_people(people, tenant_regions(conf))
+    assert errors == [] and orgs["demo"].people["alice"].phone == "+8613900000011"
+
+    text = people.read_text().replace('"+12015550112"', '"6001"')
+    people.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if '"6001"' in row)
+    result = CliRunner().invoke(cli, ["check", str(conf)])
+    assert result.exit_code == 2
+    assert (
+        f"{people}:{line}: people.bob.phone: Value error, '6001': too short for a phone number "
+        "(an internal extension?)"
+    ) in result.output

@@ -1,6 +1,8 @@
 """Calls diverted to chat, or whose caller asked a menu for the link, get it by SMS from serve, from the
 recorded intent event on: once per call, one per caller per quiet time, through Twilio outages and restarts,
-never to a withheld number; ``hotline check`` refuses a menu asking for a chat diversion that is not there."""
+at the caller id made E.164 in the tenant's region (the loopback Twilio, like Twilio, refuses anything else),
+never to a withheld or unusable number; ``hotline check`` refuses a menu asking for a chat diversion that is
+not there, and a region no phone numbers are known for."""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from click.testing import CliRunner
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.models import OutboxAlert
-from hotline.chat_links import GROUP, ChatLinks, chat_links, no_number_reason, tagged_link
+from hotline.chat_links import GROUP, ChatLinks, chat_links, tagged_link
 from hotline.cli import cli
 from hotline.handoff import CallEnd, finish_call_async
 from hotline.keys import intents_stream
@@ -28,7 +33,7 @@ from router.model import TenantRouting
 from tests.agi.conftest import copy_demo_conf
 from tests.alerts.conftest import T0, outbox_rows, sms_outbox
 from tests.alerts.conftest import twilio  # noqa: F401 - the loopback Twilio fixture
-from tests.alerts.fakes import Reply
+from tests.alerts.fakes import FakeTwilio, Reply
 
 CALLER = "+8613900000001"
 LINK = "https://chat.example.com/demo"
@@ -136,16 +141,60 @@ async def test_a_twilio_outage_is_waited_out_across_a_restart(sessions, async_re
 
 async def test_withheld_or_unusable_numbers_send_nothing_and_say_why(sessions, async_redis, tenant, conf_dir,
                                                                      routing) -> None:
-    callers = {"c1": "", "c2": "anonymous", "c3": "0000000000", "c4": "6001", "c5": CALLER}
+    callers = {"c1": "", "c2": "anonymous", "c3": "0000000000", "c4": "6001", "c5": "not-a-number", "c6": CALLER}
     entries = await recorded(async_redis, tenant, conf_dir, *(diverted(tenant, c, n) for c, n in callers.items()))
-    stats = await ChatLinks(routing, sessions, clock=lambda: T0).handle(entries)
+    with structlog.testing.capture_logs() as logs:
+        stats = await ChatLinks(routing, sessions, clock=lambda: T0).handle(entries)
     assert stats.skips == [
-        ("c1", "the caller withheld their number"),
-        ("c2", "caller id 'anonymous' is not a phone number an SMS can reach"),
-        ("c3", "caller id '0000000000' is not a phone number an SMS can reach"),
-        ("c4", "caller id '6001' is not a phone number an SMS can reach")]
-    assert [r.task_id for r in await outbox_rows(sessions, tenant)] == ["c5"]
-    assert no_number_reason("13800138000") is None
+        ("c1", "caller id '': withheld"),
+        ("c2", "caller id 'anonymous': withheld"),
+        ("c3", "caller id '0000000000': not a valid phone number (read as +86000000000)"),
+        ("c4", "caller id '6001': too short for a phone number (an internal extension?)"),
+        ("c5", "caller id 'not-a-number': not a phone number")]
+    assert [(e["tenant"], e["call_id"], e["reason"]) for e in logs if e["event"] == "chat link not sent"] == [
+        (tenant, call_id, reason) for call_id, reason in stats.skips]
+    assert [r.task_id for r in await outbox_rows(sessions, tenant)] == ["c6"]
+
+
+async def texted(sessions: async_sessionmaker[AsyncSession], async_redis: Redis, tenant: str, conf_dir: Path,
+                 routing: TenantRouting, twilio: FakeTwilio, callers: dict[str, str]) -> list[str]:  # noqa: F811
+    """Calls of ``callers`` (call id → caller id) diverted to chat and their SMS sent: the numbers Twilio took."""
+    entries = await recorded(async_redis, tenant, conf_dir, *(diverted(tenant, c, n) for c, n in callers.items()))
+    await ChatLinks(routing, sessions, clock=lambda: T0).handle(entries)
+    outbox = sms_outbox(sessions, twilio)
+    try:
+        await outbox.drain(T0)
+    finally:
+        await outbox.providers.aclose()
+    assert {r.state for r in await outbox_rows(sessions, tenant)} == {"sent"}, "none refused by Twilio"
+    return [sms["To"] for sms in twilio.of("Messages")]
+
+
+async def test_national_caller_ids_are_texted_in_e164_of_the_tenants_region(sessions, async_redis, tenant,
+                                                                          conf_dir, routing, twilio) -> None:  # noqa: F811
+    """The demo tenant's region is CN: a mobile number with or without the trunk prefix 0 is one number (one SMS
+    per quiet time), an international call keeps its country, an E.164 id is kept as it is."""
+    assert routing.region == "CN"
+    callers = {"c1": "013800138000", "c2": "13800138000", "c3": "0044 20 7946 0958", "c4": CALLER}
+    assert await texted(sessions, async_redis, tenant, conf_dir, routing, twilio, callers) == [
+        "+8613800138000", "+442079460958", CALLER]
+
+
+async def test_a_us_tenant_reads_its_callers_as_us_numbers(sessions, async_redis, tenant, conf_dir, routing,
+                                                           twilio) -> None:  # noqa: F811
+    us = routing.model_copy(update={"region": "US"})
+    assert await texted(sessions, async_redis, tenant, conf_dir, us, twilio, {"c1": "(415) 555-2671"}) == [
+        "+14155552671"]
+
+
+async def test_without_a_region_only_e164_caller_ids_are_texted(sessions, async_redis, tenant, conf_dir,
+                                                                routing) -> None:
+    entries = await recorded(async_redis, tenant, conf_dir, diverted(tenant, "c1", "13800138000"),
+                             diverted(tenant, "c2", CALLER))
+    stats = await ChatLinks(routing.model_copy(update={"region": None}), sessions, clock=lambda: T0).handle(entries)
+    assert stats.skips == [("c1", ("caller id '13800138000': national format and no region to read it in: write "
+                                   "it as +<country code>..., or set the tenant's region in routing.yaml"))]
+    assert [r.address for r in await outbox_rows(sessions, tenant)] == [CALLER]
 
 
 async def test_calls_routed_anywhere_else_are_not_texted(sessions, async_redis, tenant, conf_dir, routing) -> None:

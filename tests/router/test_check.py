@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hotline.cli import cli
-from router.check import check_routing
+from router.check import check_routing, load_routing_config
 
 BROKEN = """\
 tenants:
@@ -139,3 +139,23 @@ def test_a_chat_target_must_be_a_web_link(tmp_path: Path) -> None:
     (tmp_path / "routing.yaml").write_text(CHAT.replace("https://chat.example.com/demo", "selfservice"))
     assert [(e.line, e.message.split(": ", 1)[1]) for e in check_routing(tmp_path) if "target" in e.message][0] == (
         8, "Value error, a chat diversion's target is the link sent by SMS: an http(s) URL of at most 200 characters")
+
+
+def test_hotline_check_locates_a_region_no_phone_numbers_are_known_for(conf_dir: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir, conf)
+    routing = conf / "routing.yaml"
+    text = routing.read_text()
+    routing.write_text(text.replace("region: CN ", "region: XX "))
+    line = next(n for n, text in enumerate(routing.read_text().splitlines(), 1) if "region: XX" in text)
+
+    result = CliRunner().invoke(cli, ["check", str(conf)])
+
+    assert result.exit_code == 2
+    assert (f"{routing}:{line}: tenants.demo.region: Value error, 'XX' is not a region phone numbers are known "
+            "for: use an ISO 3166 country code such as CN, US or GB") in result.output
+
+
+def test_a_region_may_be_written_in_lower_case(conf_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "routing.yaml").write_text((conf_dir / "routing.yaml").read_text().replace("region: CN ", "region: gb "))
+    assert load_routing_config(tmp_path).tenants["demo"].region == "GB"
