@@ -3,9 +3,17 @@
 Strategy: every part is started by an async context manager pushed onto one
 ``AsyncExitStack``, so a failure half-way through start-up unwinds exactly
 what was started (no orphaned redis-server), and a stop signal unwinds
-everything in reverse order. Start-up problems an operator can fix (port in
-use, database unreachable, schema behind) raise ``StartupError`` with one line
-that says what to do.
+everything in reverse order: HTTP first (it starts last: no request meets a
+stopping part), then the parts, the SQL engine and Redis last. Start-up
+problems an operator can fix (port in use, database unreachable, schema
+behind) raise ``StartupError`` with one line that says what to do.
+
+A stop must be quick (deploys restart serve; systemd and docker kill it when
+their stop timeout passes) and lose nothing: the workers of every part are
+told to stop at once (``hotline.workers.stop_together``), a stream consumer
+waiting in a read stops at once and one handling a batch finishes it, and the
+parts are stopped in order, each waiting only for what is left of its own.
+Each stage logs how long it took, so a slow stop shows where it came from.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import errno
+import time
 from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -28,6 +37,7 @@ from hotline.db import create_engine, is_sqlite, schema_state, upgrade
 from hotline.logs import get_logger
 from hotline.redisconn import EmbeddedRedis, RedisUnavailable
 from hotline.settings import Settings
+from hotline.workers import DRAIN_S, stop_together
 
 __all__ = ["Runtime", "StartupError", "serve"]
 
@@ -106,7 +116,8 @@ async def _http(runtime: Runtime) -> AsyncIterator[None]:
     from api.app import make_app
 
     settings = runtime.settings
-    runner = web.AppRunner(make_app(settings, runtime.engine, runtime.redis), access_log=None)
+    # Requests in progress at a stop get as long as a worker's batch, not aiohttp's 60 s.
+    runner = web.AppRunner(make_app(settings, runtime.engine, runtime.redis), access_log=None, shutdown_timeout=DRAIN_S)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -117,7 +128,9 @@ async def _http(runtime: Runtime) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        begun = time.perf_counter()
         await runner.cleanup()
+        log.info("http stopped", ms=_ms_since(begun))
 
 
 def port_error(what: str, host: str, port: int, setting: str, exc: OSError) -> StartupError:
@@ -131,7 +144,7 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 
 
 def parts() -> list[Part]:
-    """Parts started after SQL, Redis and HTTP, in start order (stopped in reverse)."""
+    """Parts started after SQL and Redis, before HTTP, in start order (stopped in reverse)."""
     from agi.edge import asterisk_edge
     from esl.inbound import esl_inbound
     from alerts.workers import alert_workers
@@ -142,16 +155,55 @@ def parts() -> list[Part]:
     from hotline.chat_links import chat_links
     from hotline.pbx_voice import PbxVoiceRelay
 
-    voice = PbxVoiceRelay()  # alerts place calls through the AMI connection the Asterisk edge opens later
+    voice = PbxVoiceRelay()  # alerts place calls through the AMI / event socket connections the edges open
     return [
         call_log,
         flow_worker,
-        partial(alert_workers, resolver=recipients_for, originate=voice),
         chat_links,  # queues the chat link SMS of diverted calls in the outbox alert_workers sends
         stats,
         partial(asterisk_edge, voice=voice),
         partial(esl_inbound, voice=voice),
+        # After the edges, so it stops before them: an alert call in progress keeps its AMI connection.
+        partial(alert_workers, resolver=recipients_for, originate=voice),
     ]
+
+
+def _ms_since(begun: float) -> int:
+    return round((time.perf_counter() - begun) * 1000)
+
+
+def _name(part: Part) -> str:
+    return part.func.__name__ if isinstance(part, partial) else part.__name__
+
+
+@asynccontextmanager
+async def _timed(name: str, part: AbstractAsyncContextManager[None], took: dict[str, int]) -> AsyncIterator[None]:
+    """``part``, with how long its stop took put in ``took[name]`` (ms)."""
+    async with part:
+        yield
+        begun = time.perf_counter()
+    took[name] = _ms_since(begun)
+
+
+@asynccontextmanager
+async def _parts(runtime: Runtime) -> AsyncIterator[None]:
+    """Every part of ``parts()``. On exit all their workers are told to stop at once, so they drain side
+    by side (the stop costs the slowest drain, not the sum); then the parts stop one by one in reverse
+    start order, each with its own stop steps in its own order (the Asterisk edge stops taking calls,
+    lets those in progress finish for a grace period, then closes AMI). Logs how long it took and
+    which part was slowest."""
+    took: dict[str, int] = {}
+    async with AsyncExitStack() as stack:
+        with stop_together() as stop_workers:
+            for part in parts():
+                await stack.enter_async_context(_timed(_name(part), part(runtime), took))
+        try:
+            yield
+        finally:
+            stop_workers()
+            begun = time.perf_counter()
+    slowest = max(took, key=took.__getitem__)
+    log.info("workers stopped", ms=_ms_since(begun), slowest=slowest, slowest_ms=took[slowest])
 
 
 async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
@@ -160,9 +212,8 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtim
         engine = await stack.enter_async_context(_database(settings))
         redis, redis_url = await stack.enter_async_context(_redis(settings))
         runtime = Runtime(settings, engine, redis, redis_url)
+        await stack.enter_async_context(_parts(runtime))
         await stack.enter_async_context(_http(runtime))
-        for part in parts():
-            await stack.enter_async_context(part(runtime))
         # Start-up objects (modules, menus, flows, routing) live for good: frozen, they leave every later
         # collection. Full collections were the FastAGI p99 and a quarter of the flow engine's CPU per ticket.
         gc.freeze()
@@ -171,4 +222,5 @@ async def serve(settings: Settings, stop: asyncio.Event, ready: Callable[[Runtim
         log.info("hotline ready", node=settings.node_name)
         await stop.wait()
         log.info("hotline stopping")
-    log.info("hotline stopped")
+        begun = time.perf_counter()
+    log.info("hotline stopped", ms=_ms_since(begun))

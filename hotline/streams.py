@@ -29,6 +29,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from hotline.keys import split_tenant_key
 from hotline.logs import get_logger
+from hotline.workers import until_stopped
 
 __all__ = ["CLAIM_IDLE_MS", "DEAD_SUFFIX", "DeadField", "Entry", "StreamConsumer", "as_text",
            "dead_letter_key", "decode_entries", "ensure_group"]
@@ -124,7 +125,12 @@ class StreamConsumer:
 
     async def read(self) -> list[Entry]:
         """Stale entries of dead consumers first, then new ones (blocking up to ``block_ms``)."""
-        return await self._claim() or await self._read_new()
+        return (await self._next_batch())[0]
+
+    async def _next_batch(self) -> tuple[list[Entry], bool]:
+        """``read``, and whether the batch is stale (claimed: delivered before, so it may fail again)."""
+        stale = await self._claim()
+        return (stale, True) if stale else (await self._read_new(), False)
 
     async def _claim(self) -> list[Entry]:
         claimed = await self.redis.xautoclaim(
@@ -206,7 +212,7 @@ class StreamConsumer:
         await self.ack(entries)
         return True
 
-    async def run_once(self, handler: Handler) -> int:
+    async def run_once(self, handler: Handler, stop: asyncio.Event | None = None) -> int:
         """Read one batch, hand it over, ack after the handler returns; returns entries handled.
 
         A handler error leaves the batch pending (it will be claimed again
@@ -215,9 +221,18 @@ class StreamConsumer:
         entry: the entries that work are acked, only the failing ones keep
         counting deliveries towards the dead letters (two failures in a row
         stop that: an outage, not a poison entry).
+
+        ``stop`` cuts the read short, not the handling: a stop waits for no
+        blocking read, and a batch in hand is handled and acked (its drain is
+        bounded by ``hotline.workers.background``). Cancelling the read loses
+        nothing: entries are delivered only when read, one delivered but not
+        handled stays pending and is claimed, and a dead-letter move is one
+        MULTI/EXEC. redis-py disconnects a connection whose command was
+        cancelled rather than pool it with a reply still unread, which
+        tests/hotline/test_streams.py checks.
         """
-        stale = await self._claim()
-        entries = stale or await self._read_new()
+        read = self._next_batch()
+        entries, stale = (await read if stop is None else await until_stopped(read, stop)) or ([], False)
         if not entries:
             return 0
         if await self._handle(handler, entries):
@@ -238,11 +253,12 @@ class StreamConsumer:
         return handled
 
     async def run(self, handler: Handler, stop: asyncio.Event, retry_s: float = 1.0) -> None:
-        """Consume until ``stop`` is set; a Redis outage is logged and retried, never fatal."""
+        """Consume until ``stop`` is set (at once if reading, after the batch if handling one: see
+        ``run_once``); a Redis outage is logged and retried, never fatal."""
         await self._ensure_group_retrying(stop, retry_s)
         while not stop.is_set():
             try:
-                await self.run_once(handler)
+                await self.run_once(handler, stop)
             except RedisError as exc:
                 log.warning("stream read failed; retrying", stream=self.stream, error=str(exc))
                 await _sleep_or_stop(stop, retry_s)

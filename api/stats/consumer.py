@@ -140,7 +140,7 @@ def _worker(runtime: Runtime, tenant: str, matcher: TrunkMatcher):
                     if not grouped:
                         await ensure_group(redis, consumer.stream, GROUP)
                         grouped = True
-                    await consumer.run_once(recorder.handle)
+                    await consumer.run_once(recorder.handle, stop)
                     if time.monotonic() >= next_housekeeping:
                         next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                         await recorder.housekeeping(time.time())

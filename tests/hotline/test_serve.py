@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,8 +17,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
+from hotline.keys import intents_stream
+from hotline.redisconn import EmbeddedRedis
 from tests.conftest import free_port
+from tests.flows.helpers import intent_event
 from tests.sql_fixtures import POSTGRES_URL, _pg_exec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,6 +57,38 @@ def wait_healthy(proc: subprocess.Popen, port: int, timeout: float = 20) -> dict
             pass
         time.sleep(0.1)
     raise AssertionError("serve did not become healthy")
+
+
+def start_serve(data_dir: Path) -> subprocess.Popen:
+    """A healthy ``hotline serve`` on embedded defaults (embedded Redis, SQLite) in ``data_dir``."""
+    env = env_for(data_dir)
+    proc = subprocess.Popen([*HOTLINE, "serve"], env=env, cwd=data_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_healthy(proc, int(env["HOTLINE_HTTP_PORT"]))
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc
+
+
+def stop_serve(proc: subprocess.Popen) -> tuple[float, str]:
+    """SIGTERM, as systemd and docker send it: seconds until the process exited, and its stderr."""
+    begun = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return time.monotonic() - begun, err.decode()
+
+
+def event_of(line: str) -> str | None:
+    """The event a serve log line records."""
+    found = re.search(r"event='([^']*)'", line)
+    return found[1] if found else None
+
+
+def logged(err: str, *events: str) -> list[str]:
+    """The lines of ``err`` that log one of ``events``, in order."""
+    return [line for line in err.splitlines() if event_of(line) in events]
 
 
 def children(pid: int) -> list[int]:
@@ -140,3 +178,56 @@ def test_postgres_schema_behind_is_refused_until_db_upgrade(tmp_path: Path) -> N
         assert proc.returncode == 0
     finally:
         asyncio.run(_pg_exec(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_sigterm_stops_an_idle_serve_within_a_second_and_logs_each_stage(tmp_path: Path) -> None:
+    proc = start_serve(tmp_path)
+    kids = children(proc.pid)
+    time.sleep(0.5)  # idle: every stream consumer sits in its blocking read
+    took, err = stop_serve(proc)
+    assert proc.returncode == 0, err
+    assert took < 1.5, f"stopped in {took:.2f}s: {logged(err, 'http stopped', 'workers stopped', 'hotline stopped')}"
+    stages = logged(err, "hotline stopping", "http stopped", "workers stopped", "embedded redis stopped",
+                    "hotline stopped")
+    assert [event_of(line) for line in stages] == [
+        "hotline stopping", "http stopped", "workers stopped", "embedded redis stopped", "hotline stopped"]
+    assert all(" ms=" in line for line in stages[1:] if "redis" not in line), stages
+    assert kids and not [k for k in kids if alive(k)], "serve left a child process behind"
+
+
+def test_a_stop_during_an_intake_batch_finishes_it_and_acks_it_once(tmp_path: Path) -> None:
+    proc = start_serve(tmp_path)
+    stream = intents_stream("demo")
+    db = sqlite3.connect(tmp_path / "hotline.sqlite3", isolation_level=None)
+    try:
+        with redis.Redis(unix_socket_path=str(tmp_path / "redis.sock")) as client:
+            db.execute("BEGIN IMMEDIATE")  # the database is busy: the batch's transaction waits in its handler
+            client.xadd(stream, intent_event("demo", "stop-1").to_fields())
+            deadline = time.monotonic() + 10
+            while client.xpending(stream, "flows")["pending"] != 1:
+                assert time.monotonic() < deadline, "the flow intake did not take the entry"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert proc.poll() is None, "serve must wait for the batch in hand"
+            assert client.xpending(stream, "flows")["pending"] == 1, "not acked before its commit"
+        db.execute("ROLLBACK")
+        _, err = stop_serve(proc)
+        assert proc.returncode == 0, err
+        assert len(logged(err, "intent batch")) == 1, "handled once"
+        [tickets] = db.execute("SELECT count(*) FROM tickets WHERE tenant = 'demo'").fetchone()
+        [calls] = db.execute("SELECT count(*) FROM calls WHERE tenant = 'demo' AND call_id = 'stop-1'").fetchone()
+        assert (tickets, calls) == (1, 1), "the flow intake and the call log both committed their batch"
+    finally:
+        db.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    embedded = EmbeddedRedis(tmp_path)  # the stopped serve's Redis, from its append-only file
+    embedded.start()
+    try:
+        with redis.Redis(unix_socket_path=str(embedded.socket)) as client:
+            assert {g["name"].decode(): g["pending"] for g in client.xinfo_groups(stream)} == {
+                "call-log": 0, "chat-links": 0, "flows": 0}, "every group acked its batch before serve exited"
+    finally:
+        embedded.stop()

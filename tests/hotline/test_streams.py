@@ -1,10 +1,14 @@
 import asyncio
+import time
+from functools import partial
 
 import pytest
+import redis.asyncio as aioredis
 import structlog
 
 from hotline.keys import tenant_key
 from hotline.streams import Entry, StreamConsumer, ensure_group
+from hotline.workers import background
 
 
 @pytest.fixture
@@ -138,3 +142,85 @@ async def test_run_stops_when_asked(async_redis, stream: str) -> None:
     await async_redis.xadd(stream, {"n": "1"})
     await asyncio.wait_for(task, 2)
     assert handled == ["1"]
+
+
+async def _blocked_readers(redis: aioredis.Redis, name: str) -> list[dict]:
+    """Clients named ``name`` that the server holds in a blocking command."""
+    return [c for c in await redis.client_list() if c["name"] == name and "b" in c["flags"]]
+
+
+async def test_a_consumer_blocked_in_a_read_stops_at_once_and_loses_nothing(
+    redis_url: str, async_redis, stream: str
+) -> None:
+    name = f"blocked-{stream}"
+    reader = aioredis.Redis.from_url(redis_url, client_name=name)
+    handled: list[str] = []
+
+    async def handler(entries: list[Entry]) -> None:
+        handled.extend(e.fields["n"] for e in entries)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(StreamConsumer(reader, stream, "workers", "a", block_ms=10_000).run(handler, stop))
+    while not await _blocked_readers(async_redis, name):
+        await asyncio.sleep(0.01)
+    begun = time.perf_counter()
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    assert time.perf_counter() - begun < 0.2, "a read holds no work: it is not waited out"
+    for _ in range(100):  # the cancelled read's connection was closed, not pooled with its reply still to come
+        if not await _blocked_readers(async_redis, name):
+            break
+        await asyncio.sleep(0.01)
+    await async_redis.xadd(stream, {"n": "1"})
+    assert (await async_redis.xpending(stream, "workers"))["pending"] == 0, "delivered to no dead read"
+    assert await reader.xlen(stream) == 1, "the client's next command gets its own reply"
+    await reader.aclose()
+    assert await consumer(async_redis, stream, "b").run_once(handler) == 1 and handled == ["1"]
+
+
+async def test_a_stop_during_a_batch_lets_it_finish_and_ack_then_stops(async_redis, stream: str) -> None:
+    await ensure_group(async_redis, stream, "workers")
+    for n in ("1", "2"):
+        await async_redis.xadd(stream, {"n": n})
+    inside, release, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    handled: list[str] = []
+
+    async def slow(entries: list[Entry]) -> None:
+        inside.set()
+        await release.wait()
+        handled.extend(e.fields["n"] for e in entries)
+
+    task = asyncio.create_task(consumer(async_redis, stream, "a").run(slow, stop))
+    await asyncio.wait_for(inside.wait(), 2)
+    stop.set()
+    await async_redis.xadd(stream, {"n": "3"})  # comes during the stop: for whoever reads next
+    await asyncio.sleep(0.2)
+    assert not task.done(), "the batch in hand is finished before the consumer stops"
+    assert (await async_redis.xpending(stream, "workers"))["pending"] == 2, "not acked before the handler returns"
+    release.set()
+    await asyncio.wait_for(task, 1)
+    assert handled == ["1", "2"]
+    assert (await async_redis.xpending(stream, "workers"))["pending"] == 0
+    assert await consumer(async_redis, stream, "b").run_once(slow) == 1 and handled == ["1", "2", "3"]
+
+
+async def test_a_batch_past_the_drain_time_is_cancelled_unacked_and_redelivered(async_redis, stream: str) -> None:
+    await ensure_group(async_redis, stream, "workers")
+    await async_redis.xadd(stream, {"n": "1"})
+    inside = asyncio.Event()
+
+    async def stuck(entries: list[Entry]) -> None:
+        inside.set()
+        await asyncio.Event().wait()
+
+    with structlog.testing.capture_logs() as logs:
+        async with background({"stuck": partial(consumer(async_redis, stream, "a").run, stuck)}, grace_s=0.2):
+            await asyncio.wait_for(inside.wait(), 2)
+    assert [line["worker"] for line in logs if line["log_level"] == "warning"] == ["stuck"]
+    handled: list[str] = []
+
+    async def ok(entries: list[Entry]) -> None:
+        handled.extend(e.fields["n"] for e in entries)
+
+    assert await consumer(async_redis, stream, "b", claim_idle_ms=0).run_once(ok) == 1 and handled == ["1"]
+    assert (await async_redis.xpending(stream, "workers"))["pending"] == 0
