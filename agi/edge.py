@@ -23,8 +23,8 @@ from hotline.yamlconf import ConfigErrors
 from ivr.check import load_intents, load_menus
 from ivr.reload import POLL_S, MenuReloader
 from router.aio import AsyncRouter
-from router.decision import RouterUnavailable
 from router.check import load_routing_config
+from router.decision import RouterUnavailable
 
 __all__ = ["asterisk_edge"]
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
@@ -96,7 +97,7 @@ class BusinessCalendar:
         week = tuple(tuple(sorted((Interval.parse(t) for t in hours.get(d, [])), key=lambda i: i.start))
                      for d in range(7))
         for day in week:
-            for a, b in zip(day, day[1:]):
+            for a, b in pairwise(day):
                 if b.start < a.end:
                     raise CalendarError(f"calendar {name}: working hours overlap "
                                         f"({a.start}-{a.end}, {b.start}-{b.end})")

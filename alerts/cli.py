@@ -6,8 +6,8 @@ Operator commands see every tenant unless ``--tenant`` narrows them.
 from __future__ import annotations
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.delivery import retry_alert
 from alerts.models import AlertState

@@ -36,8 +36,8 @@ from alerts.config import AlertsConf
 from alerts.delivery import Outcome, backoff, defer, fail_over, write_outcomes
 from alerts.models import AlertState, OutboxAlert
 from alerts.plan import Channel
-from alerts.providers.registry import ProviderSet
 from alerts.providers.base import GiveUp, Notification, Receipt, TryLater
+from alerts.providers.registry import ProviderSet
 from hotline.logs import get_logger
 from hotline.models.base import utcnow
 

@@ -18,8 +18,8 @@ from alerts.acklinks import AckLinks
 from alerts.clock import RecipientResolver, SlaClock
 from alerts.config import load_alerts_conf, load_calendars
 from alerts.outbox import Outbox
-from alerts.providers.registry import build_providers
 from alerts.providers.pbx_voice import Originator
+from alerts.providers.registry import build_providers
 from hotline.db import session_factory
 from hotline.logs import get_logger
 from hotline.serve import Runtime, StartupError

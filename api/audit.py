@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-
 from sqlalchemy import select
 
 from api.appkeys import SESSIONS

@@ -39,7 +39,7 @@ def _since(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise ApiError(400, "bad_request", f"since: not an ISO 8601 time: {raw!r}") from exc
     if value.tzinfo is None:

@@ -161,7 +161,7 @@ async def dispatch_rate(sessions, conn: asyncpg.Connection, count: int, concurre
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def main(args: argparse.Namespace) -> None:

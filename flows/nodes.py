@@ -103,7 +103,7 @@ def node_kinds() -> tuple[dict[str, NodeKind], tuple[str, ...]]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             kind = ep.load()
-        except Exception as exc:  # any import error of a plug-in is reported, not fatal
+        except Exception as exc:  # noqa: BLE001 - any import error of a plug-in is reported, not fatal
             problems.append(f"node type {ep.name!r} ({ep.value}) cannot be loaded: {exc}")
             continue
         if not isinstance(kind, NodeKind) or kind.name != ep.name:

@@ -13,11 +13,13 @@ import importlib
 import signal
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
 from hotline import __version__
 from hotline.cli_support import EXIT_USAGE, Failure, console, err_console, run_async, settings_or_fail
+
 
 class _LazyGroup(click.Group):
     """Imports a room's command group only when it is run (or listed by --help).
@@ -28,7 +30,7 @@ class _LazyGroup(click.Group):
     """
 
     #: command name -> "module:attribute", one line per room's group
-    LAZY = {
+    LAZY: ClassVar[dict[str, str]] = {
         "alerts": "alerts.cli:alerts",
         "esl": "esl.cli:esl",
         "flows": "flows.cli:flows",

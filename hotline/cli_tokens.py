@@ -8,6 +8,7 @@ from rich.table import Table
 from hotline.cli_support import Failure, console, in_transaction, run_async, settings_or_fail
 from hotline.tokens import Role, create_token, list_tokens, revoke_token
 
+
 @click.group()
 def tokens() -> None:
     """API tokens (only a hash is stored; a token is shown once)."""

@@ -14,6 +14,8 @@ import ctypes
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -66,13 +68,18 @@ def async_client(settings: Settings, timeout: float = 2.0) -> aioredis.Redis:
     return aioredis.Redis.from_url(redis_url_for(settings), socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to send SIGTERM when the parent dies (no-op elsewhere)."""
+def _pdeathsig() -> Callable[[], object] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when serve dies (None where there is no prctl).
+
+    libc is opened here, in the parent: serve starts Redis from a worker
+    thread, and a dlopen in a child forked from a threaded process can hang on
+    a loader lock another thread held at the fork. The child only makes the C
+    call."""
     try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return partial(prctl, 1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 class EmbeddedRedis:
@@ -112,7 +119,7 @@ class EmbeddedRedis:
         # A session of its own: Ctrl-C (SIGINT to the terminal's process group) must not stop Redis before
         # the workers that still use it; serve stops it last. PDEATHSIG: it dies with serve even on SIGKILL.
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+                                     start_new_session=True, preexec_fn=_pdeathsig())  # noqa: PLW1509 (see _pdeathsig)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

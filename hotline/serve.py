@@ -19,13 +19,13 @@ Each stage logs how long it took, so a slow stop shows where it came from.
 from __future__ import annotations
 
 import asyncio
-import gc
 import errno
+import gc
 import time
-from functools import partial
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from functools import partial
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -146,9 +146,9 @@ Part = Callable[[Runtime], AbstractAsyncContextManager[None]]
 def parts() -> list[Part]:
     """Parts started after SQL and Redis, before HTTP, in start order (stopped in reverse)."""
     from agi.edge import asterisk_edge
-    from esl.inbound import esl_inbound
     from alerts.workers import alert_workers
     from api.stats.consumer import stats
+    from esl.inbound import esl_inbound
     from flows.recipients import recipients_for
     from flows.worker import flow_worker
     from hotline.call_log import call_log

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from hotline.yamlconf import ConfigError, ConfigErrors, LineDict, line_of, load_yaml
 
-__all__ = ["Settings", "SettingsError", "load_settings", "SECRET_FIELDS"]
+__all__ = ["SECRET_FIELDS", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "HOTLINE_"
 SETTINGS_FILE = "hotline.yaml"

@@ -63,7 +63,7 @@ async def background(workers: dict[str, Worker], grace_s: float = DRAIN_S) -> As
         yield
     finally:
         stop.set()
-        done, pending = await asyncio.wait(tasks, timeout=grace_s) if tasks else (set(), set())
+        _, pending = await asyncio.wait(tasks, timeout=grace_s) if tasks else (set(), set())
         for task in pending:
             log.warning("worker did not stop in time; cancelling", worker=task.get_name(), grace_s=grace_s)
             task.cancel()

@@ -8,8 +8,24 @@ checked redeploy while they run), then per call
 
 from ivr.check import check_ivr, load_intents, load_menus
 from ivr.commands import (
-    Answer, Collect, Command, Digits, Done, GetVariable, Hangup, HungUp, Play, Prompt, Result, Route,
-    RouteDecision, RouteKind, SetVariable, Timeout, Transfer, Variable,
+    Answer,
+    Collect,
+    Command,
+    Digits,
+    Done,
+    GetVariable,
+    Hangup,
+    HungUp,
+    Play,
+    Prompt,
+    Result,
+    Route,
+    RouteDecision,
+    RouteKind,
+    SetVariable,
+    Timeout,
+    Transfer,
+    Variable,
 )
 from ivr.engine import RESULTS_FOR, CallScript, IvrError, UnexpectedResult, UnknownMenu, call_script
 from ivr.events import IntentEvent

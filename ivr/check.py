@@ -22,8 +22,17 @@ from ivr.graph import loops, reachable
 from ivr.intent import IntentRules
 from ivr.loader import MenuSource, TenantSource, read_conf, read_rules
 from ivr.model import (
-    DTMF_KEYS, LEAVING_NODES, PLACEHOLDER, WAITING_NODES, BackNode, CollectNode, GotoNode, Menu, MenuNode,
-    PromptTable, SetNode,
+    DTMF_KEYS,
+    LEAVING_NODES,
+    PLACEHOLDER,
+    WAITING_NODES,
+    BackNode,
+    CollectNode,
+    GotoNode,
+    Menu,
+    MenuNode,
+    PromptTable,
+    SetNode,
 )
 
 __all__ = ["check_ivr", "load_intents", "load_menus"]

@@ -37,12 +37,40 @@ from decimal import Decimal
 from typing import Any
 
 from ivr.commands import (
-    Answer, Collect, Command, Digits, Done, GetVariable, Hangup, HungUp, Play, Result, Route,
-    RouteDecision, RouteKind, SetVariable, Timeout, Transfer, Variable,
+    Answer,
+    Collect,
+    Command,
+    Digits,
+    Done,
+    GetVariable,
+    Hangup,
+    HungUp,
+    Play,
+    Result,
+    Route,
+    RouteDecision,
+    RouteKind,
+    SetVariable,
+    Timeout,
+    Transfer,
+    Variable,
 )
 from ivr.model import (
-    DTMF_KEYS, PLACEHOLDER, BackNode, BotNode, ChatLinkNode, CollectNode, GotoNode, HangupNode, Menu,
-    MenuNode, Node, PlayNode, RouteNode, SetNode, TransferNode,
+    DTMF_KEYS,
+    PLACEHOLDER,
+    BackNode,
+    BotNode,
+    ChatLinkNode,
+    CollectNode,
+    GotoNode,
+    HangupNode,
+    Menu,
+    MenuNode,
+    Node,
+    PlayNode,
+    RouteNode,
+    SetNode,
+    TransferNode,
 )
 from ivr.trajectory import CallRecord, Outcome, StepKind
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,7 +27,8 @@ from ivr.commands import Collect, Prompt
 __all__ = [
     "DTMF_KEYS",
     "LEAVING_NODES",
-    "PromptTable",
+    "NODE_MODELS",
+    "PLACEHOLDER",
     "WAITING_NODES",
     "BackNode",
     "BotNode",
@@ -39,10 +40,9 @@ __all__ = [
     "Menu",
     "MenuFile",
     "MenuNode",
-    "NODE_MODELS",
     "Node",
-    "PLACEHOLDER",
     "PlayNode",
+    "PromptTable",
     "PromptVariant",
     "Ref",
     "RouteNode",

@@ -58,7 +58,7 @@ class PbxVoiceProvider:
             if exc.transient:
                 raise TryLater(f"PBX originate: {exc.reason}") from exc
             raise GiveUp(f"PBX originate refused: {exc.reason}") from exc
-        except (ConnectionError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, ConnectionError, OSError) as exc:
             raise TryLater(f"PBX unreachable: {exc!r}") from exc
         return Receipt(provider_id=call_id or f"pbx-{note.alert_id}")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from alerts.messages import voice_text
-from alerts.plan import Channel
 from alerts.paths import VOICE_PATH
+from alerts.plan import Channel
 from alerts.providers._twilio import TWILIO_FAULTS, TwilioProvider, callback_url, translate
 from alerts.providers.base import Notification, ProviderFlags, Receipt
 

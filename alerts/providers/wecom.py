@@ -42,7 +42,7 @@ class WeComProvider:
                 if resp.status != 200:
                     raise GiveUp(f"WeCom webhook answered HTTP {resp.status}; check wecom_webhook_url", Fault.OURS)
                 data = await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise TryLater(f"WeCom webhook unreachable or garbled: {exc!r}") from exc
         return _receipt(data, note)
 

@@ -4,10 +4,10 @@ from typing import Any
 
 from alembic import context
 
-import hotline.models  # noqa: F401 - registers the models on Base.metadata
-import flows.models  # noqa: F401
 import alerts.models  # noqa: F401
 import api.stats.tables  # noqa: F401
+import flows.models  # noqa: F401
+import hotline.models  # noqa: F401 - registers the models on Base.metadata
 from hotline.models.base import Base, UtcDateTime
 
 

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -47,7 +47,7 @@ class LoopStalls:
             await asyncio.sleep(self.TICK_S)
             self.worst_s = max(self.worst_s, time.perf_counter() - started - self.TICK_S)
 
-    def __enter__(self) -> LoopStalls:
+    def __enter__(self) -> Self:
         self._task = asyncio.get_running_loop().create_task(self._tick())
         return self
 

@@ -5,9 +5,8 @@ Revises: 5988ffb5fa81
 Create Date: 2026-11-28 04:01:50.853367
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0002_flows"
 down_revision = "5988ffb5fa81"

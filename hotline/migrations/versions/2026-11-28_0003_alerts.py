@@ -5,9 +5,8 @@ Revises: 0002_flows
 Create Date: 2026-11-28 04:08:40.067914
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003_alerts"
 down_revision = "0002_flows"

@@ -5,9 +5,8 @@ Revises: 0003_alerts
 Create Date: 2026-11-28 04:10:29.583768
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0004_stats"
 down_revision = "0003_alerts"

@@ -5,9 +5,8 @@ Revises: 0004_stats
 Create Date: 2026-11-28 06:40:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0005_outbox_notices"
 down_revision = "0004_stats"

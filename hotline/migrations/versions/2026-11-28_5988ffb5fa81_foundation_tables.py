@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-28 03:50:46.622300
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '5988ffb5fa81'
 down_revision = None
