@@ -11,7 +11,7 @@ The calls overlap (50 in progress at any time), each with AMI-sized raw
 headers: channel created, queue join, agent connect (one in five abandons
 instead), bridge, hang-up. They are XADDed to the tenant's PBX event stream
 and consumed with the stats worker's own loop (``StreamConsumer.run_once``
-with ``StatsRecorder.handle``: read, apply, SQL, Redis, ack; 100 per batch).
+with ``StatsRecorder.handle``: read, apply, SQL, fenced Redis write, ack; 100 per batch).
 Measured: events/s and process CPU per event; Redis round trips and commands
 per batch (counted by the client's connection class: the server is shared); the
 memory of the tenant's statistics keys per call once they are all settled;
@@ -43,6 +43,8 @@ from hotline.streams import StreamConsumer, ensure_group
 EVENTS_PER_CALL = 5
 OVERLAP = 50
 T0 = 1_790_000_000.0
+#: The bench holds the statistics lock for its whole round, not renewing it between batches like the worker.
+LOCK_HELD_MS = 600_000
 
 
 class CountingConnection(Connection):
@@ -122,8 +124,9 @@ async def _round(url: str, redis_url: str, n: int) -> dict[str, float]:
     redis = aioredis.Redis.from_url(redis_url, connection_class=CountingConnection)
     tenant = f"bench{uuid.uuid4().hex[:8]}"
     consumer = StreamConsumer(redis, pbx_events_stream(tenant), GROUP, "bench", block_ms=10)
-    recorder = StatsRecorder(engine, redis, tenant, TrunkMatcher({}))
+    recorder = StatsRecorder(engine, redis, tenant, TrunkMatcher({}), "bench")
     try:
+        await recorder.lock.hold(LOCK_HELD_MS)
         await ensure_group(redis, consumer.stream, GROUP)
         events = calls(tenant, n)
         first = await _consume(redis, consumer, recorder, events)

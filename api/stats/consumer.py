@@ -1,14 +1,17 @@
 """The statistics worker: PBX events in, live figures and settled offers out, interval reports rolled up.
 
 Strategy: per tenant, one process reads the PBX event stream at a time. It
-holds a Redis lock with an expiry, renewed on every loop, because the live
+holds a Redis lock with an expiry, renewed on every loop (``api.stats.lock``), because the live
 gauges need each call's events in order and a consumer group alone would hand
 consecutive batches to different processes. Another process takes over when
 the holder stops renewing (crash, stop). Each batch: load the calls' states,
 apply the events the calls are not past yet (``api.stats.offers``: by each
 event's fingerprint and time, never its stream id, since a replayed or
 re-sent event is a new entry), commit the settled offers to SQL, then write
-the changed states and the figures to Redis in one transaction, then ack.
+the changed states and the figures to Redis in one step fenced by the lock,
+then ack. A batch that outlasted the lock writes nothing to Redis and is not
+acked (``LockLost``): its offers are already in SQL, where the unique
+constraint makes the node that took over insert them at most once.
 The holder also rolls up finished intervals and sweeps stale call states.
 """
 
@@ -26,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.stats.intervals import record_offers, roll_up
 from api.stats.live import claim_dirty, load_states, mark_dirty, sweep, write
-from api.stats.offers import Tally, TrunkMatcher
-from hotline.keys import pbx_events_stream, stats_lock
+from api.stats.lock import LockLost, StatsLock
+from api.stats.offers import CallState, Tally, TrunkMatcher
+from hotline.keys import pbx_events_stream
 from hotline.logs import get_logger
 from hotline.pbx_events import PbxEvent, fingerprint
 from hotline.serve import Runtime
@@ -45,20 +49,16 @@ HOUSEKEEPING_EVERY_S = 30.0
 #: An interval is rolled up this long after it ends, so events a little late still land in it first.
 ROLLUP_GRACE_S = 5.0
 
-_HOLD = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-"""
-
-
 class StatsRecorder:
     """Turns batches of one tenant's PBX events into offers and figures (see the module docstring)."""
 
-    def __init__(self, engine: AsyncEngine, redis: aioredis.Redis, tenant: str, matcher: TrunkMatcher) -> None:
+    def __init__(self, engine: AsyncEngine, redis: aioredis.Redis, tenant: str, matcher: TrunkMatcher,
+                 holder: str) -> None:
         self.engine = engine
         self.redis = redis
         self.tenant = tenant
         self.matcher = matcher
+        self.lock = StatsLock(redis, tenant, holder)
 
     def _events(self, entries: list[Entry]) -> list[tuple[str, PbxEvent]]:
         """Each usable entry's event with its fingerprint."""
@@ -76,7 +76,16 @@ class StatsRecorder:
         return out
 
     async def handle(self, entries: list[Entry]) -> Tally:
-        """Apply one batch; returns the tally (what changed) for callers that want to see it."""
+        """Apply one batch; returns the tally (what changed) for callers that want to see it.
+
+        Raises ``LockLost`` if the lock lapsed meanwhile: nothing was written to Redis, the batch stays pending.
+        """
+        changed, tally = await self.plan(entries)
+        await self.commit(changed, tally)
+        return tally
+
+    async def plan(self, entries: list[Entry]) -> tuple[dict[str, CallState], Tally]:
+        """Read the calls' states and apply the batch to them in memory: the states it changed and its tally."""
         events = self._events(entries)
         states = await load_states(self.redis, self.tenant, list(dict.fromkeys(e.call_id for _, e in events)))
         tally = Tally(self.matcher)
@@ -84,11 +93,14 @@ class StatsRecorder:
         for identity, event in events:
             if tally.apply(states[event.call_id], event, identity):
                 changed.add(event.call_id)
+        return {cid: states[cid] for cid in changed}, tally
+
+    async def commit(self, changed: dict[str, CallState], tally: Tally) -> None:
+        """Store a plan: settled offers to SQL (idempotent), then the rest to Redis, fenced by the lock."""
         if tally.finished:
             async with self.engine.begin() as conn:
                 await record_offers(conn, self.tenant, tally.finished)
-        await write(self.redis, self.tenant, {cid: states[cid] for cid in changed}, tally)
-        return tally
+        await write(self.lock, self.tenant, changed, tally)
 
     async def housekeeping(self, now: float) -> None:
         """Roll up the intervals that are over and dirty; forget ended and stale calls."""
@@ -100,7 +112,7 @@ class StatsRecorder:
             raise
         if due:
             log.info("interval reports written", tenant=self.tenant, intervals=len(due), rows=rows)
-        await sweep(self.redis, self.tenant, now)
+        await sweep(self.lock, self.tenant, now)
 
 
 def trunk_matchers(conf_dir: Path) -> dict[str, TrunkMatcher]:
@@ -125,16 +137,15 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 
 def _worker(runtime: Runtime, tenant: str, matcher: TrunkMatcher):
     redis, me = runtime.redis, runtime.settings.node_name
-    recorder = StatsRecorder(runtime.engine, redis, tenant, matcher)
+    recorder = StatsRecorder(runtime.engine, redis, tenant, matcher, me)
     consumer = StreamConsumer(redis, pbx_events_stream(tenant), GROUP, me)
-    hold = redis.register_script(_HOLD)
 
     async def run(stop: asyncio.Event) -> None:
         next_housekeeping, grouped = 0.0, False
         try:
             while not stop.is_set():
                 try:
-                    if not await hold(keys=[stats_lock(tenant)], args=[me, LOCK_TTL_MS]):
+                    if not await recorder.lock.hold(LOCK_TTL_MS):
                         await _pause(stop, LOCK_TTL_MS / 3000)
                         continue
                     if not grouped:
@@ -144,13 +155,14 @@ def _worker(runtime: Runtime, tenant: str, matcher: TrunkMatcher):
                     if time.monotonic() >= next_housekeeping:
                         next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                         await recorder.housekeeping(time.time())
+                except LockLost:
+                    log.warning("statistics lock lapsed during housekeeping; another node took over", tenant=tenant)
                 except RedisError as exc:
                     log.warning("statistics: Redis failed; retrying", tenant=tenant, error=str(exc))
                     await _pause(stop, 1.0)
         finally:
             try:
-                if await redis.get(stats_lock(tenant)) == me.encode():
-                    await redis.delete(stats_lock(tenant))
+                await recorder.lock.release()
             except RedisError as exc:
                 log.warning("statistics lock not released; it lapses", tenant=tenant, error=str(exc))
 

@@ -1,9 +1,11 @@
 """The live figures in Redis: call states, gauges, today's counts, and the intervals waiting for a roll-up.
 
 Strategy: a batch's whole effect on Redis (states, gauge deltas, day counts,
-dirty intervals) goes in one MULTI/EXEC, so either all of it lands or none
-and the batch is retried. A call's state says how far its events were
-applied (``api.stats.offers.CallState``) and lands in the same step as the
+dirty intervals) goes in one atomic write, fenced by the statistics lock
+(``api.stats.lock``), so either all of it lands or none and the batch is
+retried, and a node that lost the lock mid-batch writes nothing. A call's
+state says how far its events were applied (``api.stats.offers.CallState``)
+and lands in the same step as the
 counts those events caused: that is what makes a retried batch, a
 redelivery, a replay or a duplicated XADD harmless.
 
@@ -21,11 +23,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from api.stats.intervals import INTERVAL_S, interval_start
+from api.stats.lock import StatsLock, Writes
 from api.stats.offers import IN_USE, WAITING, CallState, Tally
 from hotline.keys import stats_calls, stats_closed, stats_day, stats_dirty, stats_live
 from hotline.pbx_events import REPLAY_WINDOW_S
@@ -65,55 +67,56 @@ async def load_states(redis: aioredis.Redis, tenant: str, call_ids: list[str]) -
     return {cid: _state(raw, at) for cid, raw, at in zip(call_ids, stored, closed, strict=True)}
 
 
-async def write(redis: aioredis.Redis, tenant: str, states: dict[str, CallState], tally: Tally) -> None:
-    """Store the states (those the tally changed) and everything the tally collected, atomically."""
-    pipe = redis.pipeline(transaction=True)
-    open_calls = {cid: s.to_json() for cid, s in states.items() if s.offers}
+async def write(lock: StatsLock, tenant: str, states: dict[str, CallState], tally: Tally) -> None:
+    """Store the states (those the tally changed) and everything the tally collected, atomically and only
+    while ``lock`` is still held (``api.stats.lock``): raises ``LockLost`` otherwise."""
+    call = Writes()
+    open_calls = [x for cid, s in states.items() if s.offers for x in (cid, s.to_json())]
     if open_calls:
-        pipe.hset(stats_calls(tenant), mapping=open_calls)
-    _close(pipe, tenant, {cid: s.ts for cid, s in states.items() if not s.offers})
-    _add_gauges(pipe, tenant, tally)
+        call("HSET", stats_calls(tenant), *open_calls)
+    _close(call, tenant, {cid: s.ts for cid, s in states.items() if not s.offers})
+    _add_gauges(call, tenant, tally)
     days: set[str] = set()
     for f in tally.finished:
         key = stats_day(tenant, day_of(f.ended))
         days.add(key)
-        pipe.hincrby(key, f"{f.dim}|{f.name}|offered", 1)
-        pipe.hincrby(key, f"{f.dim}|{f.name}|{f.result}", 1)
+        call("HINCRBY", key, f"{f.dim}|{f.name}|offered", 1)
+        call("HINCRBY", key, f"{f.dim}|{f.name}|{f.result}", 1)
     for key in days:
-        pipe.expire(key, DAY_TTL_S)
+        call("EXPIRE", key, DAY_TTL_S)
     if tally.finished:
-        pipe.sadd(stats_dirty(tenant), *{interval_start(f.ended) for f in tally.finished})
-    await pipe.execute()
+        call("SADD", stats_dirty(tenant), *{interval_start(f.ended) for f in tally.finished})
+    await lock.write(call)
 
 
-def _close(pipe: Any, tenant: str, last_event: dict[str, float]) -> None:
+def _close(call: Writes, tenant: str, last_event: dict[str, float]) -> None:
     """Keep only the time of the last event of calls with nothing open (see the module docstring)."""
     if last_event:
-        pipe.hdel(stats_calls(tenant), *last_event)
-        pipe.zadd(stats_closed(tenant), last_event)
+        call("HDEL", stats_calls(tenant), *last_event)
+        call("ZADD", stats_closed(tenant), *(x for cid, ts in last_event.items() for x in (ts, cid)))
 
 
-def _add_gauges(pipe: Any, tenant: str, tally: Tally) -> None:
+def _add_gauges(call: Writes, tenant: str, tally: Tally) -> None:
     for (dim, name, figure), delta in tally.gauges.items():
         if delta:
-            pipe.hincrby(stats_live(tenant), f"{dim}|{name}|{figure}", delta)
+            call("HINCRBY", stats_live(tenant), f"{dim}|{name}|{figure}", delta)
 
 
-async def sweep(redis: aioredis.Redis, tenant: str, now: float) -> int:
+async def sweep(lock: StatsLock, tenant: str, now: float) -> int:
     """Forget calls with no event for ``STALE_S`` (their gauges undone) and closed calls past the replay
-    window; returns the calls forgotten."""
+    window; returns the calls forgotten. Fenced by ``lock`` like ``write``: two sweeps must not undo a gauge twice."""
     tally = Tally()
     stale: dict[str, float] = {}
-    async for cid, raw in redis.hscan_iter(stats_calls(tenant)):
+    async for cid, raw in lock.redis.hscan_iter(stats_calls(tenant)):
         state = CallState.from_json(raw)
         if state.ts < now - STALE_S:
             tally.expire(state)
             stale[_text(cid)] = state.ts
-    pipe = redis.pipeline(transaction=True)
-    _close(pipe, tenant, stale)
-    _add_gauges(pipe, tenant, tally)
-    pipe.zremrangebyscore(stats_closed(tenant), "-inf", now - REPLAY_WINDOW_S)
-    await pipe.execute()
+    call = Writes()
+    _close(call, tenant, stale)
+    _add_gauges(call, tenant, tally)
+    call("ZREMRANGEBYSCORE", stats_closed(tenant), "-inf", now - REPLAY_WINDOW_S)
+    await lock.write(call)
     return len(stale)
 
 

@@ -10,19 +10,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.stats.consumer import StatsRecorder
 from api.stats.intervals import roll_up
 from hotline.checks import run_checks
 from hotline.models import AdminAudit, Call
 from hotline.tokens import Role
 from tests.web.conftest import REPO, browser_login
-from tests.web.test_stats import MATCHER, T0, entries, script
+from tests.web.test_stats import T0, entries, recorder_of, script
 
 PERIOD = {"from": "2026-11-28T10:00:00Z", "to": "2026-11-28T11:00:00Z"}
 
 
 async def seed_intervals(engine, async_redis, tenant: str) -> None:
-    await StatsRecorder(engine, async_redis, tenant, MATCHER).handle(entries(script(tenant)))
+    await (await recorder_of(engine, async_redis, tenant)).handle(entries(script(tenant)))
     await roll_up(engine, tenant, [int(T0), int(T0) + 900])
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.stats.consumer import StatsRecorder, stats
+from api.stats.consumer import LOCK_TTL_MS, StatsRecorder, stats
 from api.stats.intervals import p90, roll_up, summarize
 from api.stats.live import claim_dirty, snapshot, sweep
 from api.stats.offers import CallState, Result, Tally, TrunkMatcher
@@ -67,6 +67,14 @@ def entries(events: list[PbxEvent]) -> list[Entry]:
     return [Entry(f"{1000 + i}-0", e.to_fields()) for i, e in enumerate(events)]
 
 
+async def recorder_of(engine, redis, tenant: str, matcher: TrunkMatcher = MATCHER,
+                      holder: str = "node-a") -> StatsRecorder:
+    """A recorder holding the tenant's statistics lock, as the worker's loop has it before each batch."""
+    recorder = StatsRecorder(engine, redis, tenant, matcher, holder)
+    assert await recorder.lock.hold(LOCK_TTL_MS)
+    return recorder
+
+
 def apply(tally: Tally, state: CallState, event: PbxEvent) -> bool:
     return tally.apply(state, event, fingerprint(event.to_fields()))
 
@@ -102,7 +110,7 @@ BILLING_AFTER_SCRIPT = {"waiting": 0, "in_use": 1, "offered": 6, "answered": 3, 
 
 
 async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, sessions, async_redis, tenant) -> None:
-    recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
+    recorder = await recorder_of(engine, async_redis, tenant)
     await recorder.handle(entries(script(tenant)))
     assert await claim_dirty(async_redis, tenant, T0 + 900, grace_s=5) == []  # 10:00 is not over + grace yet
     due = await claim_dirty(async_redis, tenant, T0 + 1800 + 5, grace_s=5)
@@ -113,7 +121,7 @@ async def test_interval_report_matches_a_scripted_set_of_calls_exactly(engine, s
 
 
 async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midnight(engine, async_redis, tenant) -> None:
-    recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
+    recorder = await recorder_of(engine, async_redis, tenant)
     events = script(tenant)
     await recorder.handle(entries(events[:5]))  # c1 talking, c2 answered, c3 waiting
     live = await snapshot(async_redis, tenant, now=T0)
@@ -128,7 +136,7 @@ async def test_live_figures_count_waiting_and_in_use_now_and_results_since_midni
 
 
 async def test_a_redelivered_batch_changes_nothing(engine, sessions, async_redis, tenant) -> None:
-    recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
+    recorder = await recorder_of(engine, async_redis, tenant)
     batch = entries(script(tenant))
     await recorder.handle(batch)
     before = await snapshot(async_redis, tenant, now=T0)
@@ -141,17 +149,17 @@ async def test_a_redelivered_batch_changes_nothing(engine, sessions, async_redis
 
 
 async def test_sweep_forgets_lost_calls_and_closed_ones_past_the_replay_window(engine, async_redis, tenant) -> None:
-    recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
+    recorder = await recorder_of(engine, async_redis, tenant)
     await recorder.handle(entries(script(tenant)))
     assert await async_redis.hlen(stats_calls(tenant)) == 2  # c6 and c7 talk; the 7 others are closed
     assert await async_redis.zcard(stats_closed(tenant)) == 7
-    assert await sweep(async_redis, tenant, T0 + 3600) == 0
-    assert await sweep(async_redis, tenant, T0 + 5 * 3600) == 2  # c6 and c7 never hung up
+    assert await sweep(recorder.lock, tenant, T0 + 3600) == 0
+    assert await sweep(recorder.lock, tenant, T0 + 5 * 3600) == 2  # c6 and c7 never hung up
     live = await snapshot(async_redis, tenant, now=T0)
     assert live["queue"]["billing"]["in_use"] == 0 and live["agent"]["alice"]["in_use"] == 0
     assert await async_redis.hlen(stats_calls(tenant)) == 0
     assert await async_redis.zcard(stats_closed(tenant)) == 9  # lost calls are closed too: no replay reopens them
-    await sweep(async_redis, tenant, T0 + 900 + REPLAY_WINDOW_S)  # a week after 10:15: only c6 (10:15:05) is left
+    await sweep(recorder.lock, tenant, T0 + 900 + REPLAY_WINDOW_S)  # a week after 10:15: only c6 (10:15:05) is left
     assert await async_redis.zrange(stats_closed(tenant), 0, -1) == [b"c6"]
 
 

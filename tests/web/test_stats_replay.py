@@ -18,7 +18,17 @@ from hotline.keys import pbx_events_stream
 from hotline.pbx_events import PbxEvent
 from hotline.pbx_events import PbxEventKind as K
 from hotline.streams import Entry, StreamConsumer, decode_entries, ensure_group
-from tests.web.test_stats import BILLING_AFTER_SCRIPT, MATCHER, REPORT, T0, apply, ev, interval_rows, script
+from tests.web.test_stats import (
+    BILLING_AFTER_SCRIPT,
+    MATCHER,
+    REPORT,
+    T0,
+    apply,
+    ev,
+    interval_rows,
+    recorder_of,
+    script,
+)
 
 INTERVALS = [int(T0), int(T0) + 900]
 
@@ -51,7 +61,7 @@ async def everything(async_redis, sessions, tenant: str) -> tuple[Any, ...]:
 
 async def test_calls_replayed_from_the_dead_letters_after_they_were_applied_change_nothing(
         engine, sessions, async_redis, sync_redis, tenant) -> None:
-    recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
+    recorder = await recorder_of(engine, async_redis, tenant)
     consumer = await consumer_of(async_redis, tenant)
     await xadd(async_redis, tenant, script(tenant))
     await drain(consumer, recorder)
@@ -76,7 +86,7 @@ async def test_the_interval_report_stays_exact_with_every_event_sent_twice(
     """Right after itself: a producer re-sending an XADD whose reply was lost (batches of 7 split some pairs)."""
     events = script(tenant)
     doubled = [e for e in events for _ in range(2)] if twice.startswith("each") else events + events
-    recorder = StatsRecorder(engine, async_redis, tenant, MATCHER)
+    recorder = await recorder_of(engine, async_redis, tenant)
     await xadd(async_redis, tenant, doubled)
     assert await drain(await consumer_of(async_redis, tenant, batch=7), recorder) == 2 * len(events)
     await roll_up(engine, tenant, await claim_dirty(async_redis, tenant, T0 + 1805, grace_s=5))
@@ -88,7 +98,7 @@ async def test_the_interval_report_stays_exact_with_every_event_sent_twice(
 
 
 async def test_a_replayed_queue_join_does_not_make_an_answered_call_wait_again(engine, async_redis, tenant) -> None:
-    recorder, ids = StatsRecorder(engine, async_redis, tenant, MATCHER), itertools.count(1)
+    recorder, ids = await recorder_of(engine, async_redis, tenant), itertools.count(1)
     join = ev(tenant, K.QUEUE_JOIN, "c1", 10, queue="billing")
 
     async def send(*events: PbxEvent) -> dict[str, int]:
@@ -104,7 +114,7 @@ async def test_a_replayed_queue_join_does_not_make_an_answered_call_wait_again(e
     await send(ev(tenant, K.HANGUP, "c1", 300))
     ended = {**talking, "in_use": 0}
     assert await send(join) == ended
-    await sweep(async_redis, tenant, T0 + 5 * 3600)  # long after the call, well within the replay window
+    await sweep(recorder.lock, tenant, T0 + 5 * 3600)  # long after the call, well within the replay window
     assert await send(join, late) == ended
 
 

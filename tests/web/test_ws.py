@@ -13,12 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import make_app
 from api.monitor import CLIENT_QUEUE, Client, Feed
-from api.stats.consumer import StatsRecorder
 from api.stats.offers import TrunkMatcher
 from hotline.pbx_events import PbxEvent, PbxEventKind
 from hotline.streams import Entry
 from hotline.tokens import Role
 from tests.web.conftest import browser_login
+from tests.web.test_stats import recorder_of
 
 
 async def next_snapshot(ws: aiohttp.ClientWebSocketResponse, timeout: float = 2.0) -> dict[str, Any]:
@@ -50,7 +50,8 @@ async def test_figures_are_pushed_and_stay_in_their_tenant(api, engine, async_re
                     queue="billing")
     async with api.client.ws_connect("/ws/monitor", headers=await api.headers(tenant, Role.VIEWER)) as ws:
         assert (await next_snapshot(ws))["figures"] == {}
-        await StatsRecorder(engine, async_redis, tenant, TrunkMatcher({})).handle([Entry("1-0", join.to_fields())])
+        recorder = await recorder_of(engine, async_redis, tenant, TrunkMatcher({}))
+        await recorder.handle([Entry("1-0", join.to_fields())])
         assert (await next_snapshot(ws))["figures"]["queue"]["billing"]["waiting"] == 1
     async with api.client.ws_connect("/ws/monitor", headers=await api.headers("someone-else", Role.ADMIN)) as ws:
         other = await next_snapshot(ws)
