@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from api.appkeys import SESSIONS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
+from api.bodies import yaml_text
 from api.errors import ApiError
 from flows.models import FlowVersion
 from flows.people_store import load_directory
@@ -26,7 +27,6 @@ from hotline.models import utcnow
 from hotline.yamlconf import ConfigError, ConfigErrors
 
 routes = web.RouteTableDef()
-MAX_FLOW_BYTES = 256 * 1024
 
 
 def located(problems: list[ConfigError]) -> list[dict[str, object]]:
@@ -46,18 +46,6 @@ def invalid(errors: list[ConfigError]) -> web.Response:
         },
         status=422,
     )
-
-
-async def _yaml_body(request: web.Request) -> str:
-    if request.content_length is not None and request.content_length > MAX_FLOW_BYTES:
-        raise ApiError(413, "too_large", f"a flow definition is at most {MAX_FLOW_BYTES} bytes")
-    try:
-        text = await request.text()
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "bad_request", "the body must be UTF-8 YAML text") from exc
-    if not text.strip():
-        raise ApiError(400, "bad_request", "send the flow definition as YAML in the body")
-    return text
 
 
 def _file(tenant: str, key: str) -> str:
@@ -118,7 +106,7 @@ async def get_flow(request: web.Request) -> web.Response:
 async def put_flow(request: web.Request) -> web.Response:
     who = require_role(request, Role.DESIGNER, Role.ADMIN)
     key = request.match_info["key"]
-    text = await _yaml_body(request)
+    text = await yaml_text(request, "a flow definition")
     try:
         async with request.app[SESSIONS].begin() as session:
             directory = await load_directory(session, who.tenant)
@@ -158,7 +146,7 @@ async def put_flow(request: web.Request) -> web.Response:
 async def validate_flow(request: web.Request) -> web.Response:
     who = require_role(request, Role.DESIGNER, Role.ADMIN)
     key = request.match_info["key"]
-    text = await _yaml_body(request)
+    text = await yaml_text(request, "a flow definition")
     async with request.app[SESSIONS]() as session:
         directory = await load_directory(session, who.tenant)
     flow, errors, warnings = check_definition(text, key, directory, _file(who.tenant, key))

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from api.appkeys import REDIS, SESSIONS, SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
+from api.bodies import json_object
 from api.errors import ApiError
 from api.flows import invalid
 from flows.directory import Directory, directory_errors
@@ -86,12 +87,7 @@ async def _flows_broken_by(request: web.Request, tenant: str, directory: Directo
 @routes.put("/api/v1/people")
 async def put_people(request: web.Request) -> web.Response:
     who = require_role(request, Role.ADMIN)
-    try:
-        data = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "bad_request", f"body is not JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_request", "body must be a JSON object {units, people}")
+    data = await json_object(request, "{units, people}")
     region = tenant_regions(request.app[SETTINGS].conf_dir).get(who.tenant)
     org, errors = directory_errors(data, BODY, region)
     if org is None:

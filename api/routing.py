@@ -17,6 +17,7 @@ from aiohttp import web
 from api.appkeys import REDIS, SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
+from api.bodies import json_object
 from api.errors import ApiError
 from hotline.yamlconf import ConfigErrors
 from router.aio import AsyncRouter
@@ -43,12 +44,7 @@ def _router(request: web.Request, tenant: str) -> AsyncRouter:
 
 async def _change(request: web.Request) -> tuple[int | None, TrunkState | None]:
     """The body's ``limit`` and ``state``; 400 with the precise problem otherwise."""
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "bad_request", f"body is not JSON: {exc.msg} at character {exc.pos}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", 'body must be a JSON object such as {"limit": 80, "state": "up"}')
+    body = await json_object(request, '{"limit": 80, "state": "up"}')
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise ApiError(400, "bad_request", f"unknown field(s) {', '.join(unknown)}; allowed: limit, state")

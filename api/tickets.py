@@ -9,14 +9,13 @@ ticket moved on; reload) and 422 (field values the flow rejects).
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 from aiohttp import web
 
 from api.appkeys import REDIS, SESSIONS
 from api.auth import Principal, principal
+from api.bodies import json_object
 from api.errors import ApiError
 from flows.actions import Action, ActionRequest, Actor, perform
 from flows.errors import ActionRefused
@@ -114,18 +113,6 @@ async def get_inbox(request: web.Request) -> web.Response:
     return web.json_response({"person": person, "tasks": tasks})
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "bad_request", f"body is not JSON: {exc.msg}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "body must be a JSON object")
-    return body
-
-
 @routes.post("/api/v1/tasks/{id}/actions/{action}")
 async def act(request: web.Request) -> web.Response:
     who = principal(request)
@@ -137,7 +124,7 @@ async def act(request: web.Request) -> web.Response:
         raise ApiError(
             400, "bad_request", f"unknown action {request.match_info['action']!r}; one of {allowed}"
         ) from None
-    body = await _json_body(request)
+    body = await json_object(request, optional=True)
     actor = await actor_of(request, who)
     presence = presence_source(request.app[REDIS], who.tenant, lambda: int(time.time() * 1000))
     async with request.app[SESSIONS].begin() as session:

@@ -32,6 +32,7 @@ from aiohttp import web
 from api.appkeys import SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
+from api.bodies import yaml_text
 from api.errors import ApiError
 from api.flows import invalid
 from hotline.checks import check_chat_links
@@ -43,7 +44,6 @@ from router.check import ROUTING_FILE
 __all__ = ["menu_names", "routes", "validate_menu"]
 
 routes = web.RouteTableDef()
-MAX_MENU_BYTES = 256 * 1024
 INTENTS_FILE = "intents.yaml"
 
 
@@ -65,18 +65,6 @@ def _name(request: web.Request) -> str:
         raise ApiError(400, "bad_request", f"menu names are letters, digits, '-' and '_' (not starting with "
                        f"either), not {name!r}")
     return name
-
-
-async def _text(request: web.Request) -> str:
-    if request.content_length is not None and request.content_length > MAX_MENU_BYTES:
-        raise ApiError(413, "too_large", f"a menu file is at most {MAX_MENU_BYTES} bytes")
-    try:
-        text = await request.text()
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "bad_request", "the body must be UTF-8 YAML text") from exc
-    if not text.strip():
-        raise ApiError(400, "bad_request", "send the menu as YAML in the body")
-    return text
 
 
 def validate_menu(conf_dir: Path, tenant: str, name: str, text: str) -> list[ConfigError]:
@@ -130,7 +118,7 @@ async def get_menu(request: web.Request) -> web.Response:
 async def validate(request: web.Request) -> web.Response:
     tenant = require_role(request, Role.DESIGNER, Role.ADMIN).tenant
     name = _name(request)
-    text = await _text(request)
+    text = await yaml_text(request, "a menu")
     errors = await asyncio.to_thread(validate_menu, request.app[SETTINGS].conf_dir, tenant, name, text)
     if errors:
         return invalid(errors)
@@ -141,7 +129,7 @@ async def validate(request: web.Request) -> web.Response:
 async def deploy(request: web.Request) -> web.Response:
     tenant = require_role(request, Role.DESIGNER, Role.ADMIN).tenant
     name = _name(request)
-    text = await _text(request)
+    text = await yaml_text(request, "a menu")
     conf_dir = request.app[SETTINGS].conf_dir
     errors = await asyncio.to_thread(validate_menu, conf_dir, tenant, name, text)
     if errors:
