@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from api.appkeys import SESSIONS
 from api.auth import principal
 from api.errors import ApiError
+from api.inputs import parse_time
 from hotline.models import Call
 
 routes = web.RouteTableDef()
@@ -35,26 +35,14 @@ def call_json(call: Call, *, with_trajectory: bool) -> dict[str, Any]:
     return out
 
 
-def _since(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise ApiError(400, "bad_request", f"since: not an ISO 8601 time: {raw!r}") from exc
-    if value.tzinfo is None:
-        raise ApiError(400, "bad_request", "since: give a time zone, e.g. 2026-11-28T10:00:00Z")
-    return value
-
-
 @routes.get("/api/v1/calls")
 async def list_calls(request: web.Request) -> web.Response:
     who = principal(request)
     query = select(Call).where(Call.tenant == who.tenant).order_by(Call.started_at.desc()).limit(PAGE_LIMIT)
     if caller := request.query.get("caller"):
         query = query.where(Call.caller == caller)
-    if since := _since(request.query.get("since")):
-        query = query.where(Call.started_at >= since)
+    if since := request.query.get("since"):
+        query = query.where(Call.started_at >= parse_time(since, "since"))
     async with request.app[SESSIONS]() as session:
         calls = (await session.execute(query)).scalars().all()
     return web.json_response({"calls": [call_json(c, with_trajectory=False) for c in calls]})

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from api.appkeys import SESSIONS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
-from api.bodies import yaml_text
 from api.errors import ApiError
+from api.inputs import yaml_text
 from flows.models import FlowVersion
 from flows.people_store import load_directory
 from flows.queries import flow_graph

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from api.appkeys import REDIS, SESSIONS, SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
-from api.bodies import json_object
 from api.errors import ApiError
 from api.flows import invalid
+from api.inputs import json_object
 from flows.directory import Directory, directory_errors
 from flows.files import read_flow_text
 from flows.models import FlowVersion, Person

@@ -17,8 +17,8 @@ from aiohttp import web
 from api.appkeys import REDIS, SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
-from api.bodies import json_object
 from api.errors import ApiError
+from api.inputs import json_object
 from hotline.yamlconf import ConfigErrors
 from router.aio import AsyncRouter
 from router.check import load_routing_config

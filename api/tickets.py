@@ -15,8 +15,8 @@ from aiohttp import web
 
 from api.appkeys import REDIS, SESSIONS
 from api.auth import Principal, principal
-from api.bodies import json_object
 from api.errors import ApiError
+from api.inputs import json_object
 from flows.actions import Action, ActionRequest, Actor, perform
 from flows.errors import ActionRefused
 from flows.models import TicketState

@@ -32,9 +32,9 @@ from aiohttp import web
 from api.appkeys import SETTINGS
 from api.audit import record_audit
 from api.auth import Role, principal, require_role
-from api.bodies import yaml_text
 from api.errors import ApiError
 from api.flows import invalid
+from api.inputs import yaml_text
 from hotline.checks import check_chat_links
 from hotline.yamlconf import ConfigError
 from ivr.check import check_ivr

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.appkeys import SESSIONS, SETTINGS
 from api.auth import principal
 from api.errors import ApiError
+from api.inputs import parse_time
 from api.stats.intervals import INTERVAL_S, Figures
 from api.stats.ivrmap import ivr_map
 from api.stats.offers import Dimension
@@ -31,7 +32,7 @@ from hotline.yamlconf import ConfigErrors
 from ivr.check import load_menus
 from ivr.model import Menu
 
-__all__ = ["CSV_COLUMNS", "dimension", "interval_rows", "ivr_report", "parse_time", "period", "routes", "tenant_menus"]
+__all__ = ["CSV_COLUMNS", "dimension", "interval_rows", "ivr_report", "period", "routes", "tenant_menus"]
 
 routes = web.RouteTableDef()
 #: The IVR map reads at most this many calls (newest first) and says so when it stopped there.
@@ -40,32 +41,13 @@ CSV_COLUMNS = ("start", "end", "by", "name", "offered", "answered", "abandoned",
                "p90_wait_s", "answered_20s", "answered_20s_share")
 
 
-def parse_time(raw: str | None, name: str, default: datetime, *, assume_utc: bool = False) -> datetime:
-    """An ISO 8601 time from the query; 400 naming the parameter otherwise.
-
-    The API insists on a zone; pages pass ``assume_utc`` because a browser's
-    ``datetime-local`` input has none (the pages say their times are UTC).
-    """
-    if not raw:
-        return default
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise ApiError(400, "bad_request", f"{name}: not an ISO 8601 time: {raw!r}") from exc
-    if value.tzinfo is None:
-        if not assume_utc:
-            raise ApiError(400, "bad_request", f"{name}: give a time zone, e.g. 2026-11-28T10:00:00Z")
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def period(query: Mapping[str, str], default_span: timedelta | None, *,
            assume_utc: bool = False) -> tuple[datetime, datetime]:
     """``from`` and ``to`` of the query; by default the last ``default_span``, or since UTC midnight."""
     now = datetime.now(UTC)
     start = now - default_span if default_span else now.replace(hour=0, minute=0, second=0, microsecond=0)
-    begin = parse_time(query.get("from"), "from", start, assume_utc=assume_utc)
-    end = parse_time(query.get("to"), "to", now, assume_utc=assume_utc)
+    begin = parse_time(query["from"], "from", assume_utc=assume_utc) if query.get("from") else start
+    end = parse_time(query["to"], "to", assume_utc=assume_utc) if query.get("to") else now
     if end <= begin:
         raise ApiError(400, "bad_request", "to must be later than from")
     return begin, end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.bodies import MAX_CONFIG_BYTES
+from api.inputs import MAX_CONFIG_BYTES
 from hotline.tokens import Role
 
 YAML_ROUTES = [
@@ -39,3 +39,15 @@ async def test_a_json_body_must_be_an_object(api, tenant) -> None:
     action = await api.client.post("/api/v1/tasks/1/actions/approve", headers=admin, data="{not json")
     assert (action.status, (await action.json())["error"]["message"]) == (
         400, "body is not JSON: Expecting property name enclosed in double quotes at character 1")
+
+
+async def test_a_query_time_must_be_iso_8601_with_a_zone(api, tenant) -> None:
+    headers = await api.headers(tenant, Role.ADMIN)
+    for path, message in (
+        ("/api/v1/calls?since=2026-11-28T10:00:00", "since: give a time zone, e.g. 2026-11-28T10:00:00Z"),
+        ("/api/v1/reports/intervals?from=noon", "from: not an ISO 8601 time: 'noon'"),
+    ):
+        resp = await api.client.get(path, headers=headers)
+        assert (resp.status, (await resp.json())["error"]["message"]) == (400, message)
+    ok = await api.client.get("/api/v1/calls?since=2026-11-28T10:00:00Z", headers=headers)
+    assert (ok.status, await ok.json()) == (200, {"calls": []})
