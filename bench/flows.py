@@ -39,6 +39,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench._scratch_db import scratch_database
 from flows.actions import Action, ActionRequest, Actor, perform
 from flows.intake import intake
 from flows.models import OPEN_TASK_STATES, Task
@@ -292,12 +293,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = await _backend(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", redis, args.seconds, 1)
     if args.pg:
-        name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_url(args.pg).set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+        async with scratch_database(args.pg) as url:
             results["postgres"] = await _backend(url, redis, args.seconds, args.consumers)
             dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
             spiff = await spiffworkflow(dsn, args.seconds)
@@ -306,9 +302,6 @@ async def main() -> None:
                 if isinstance(spiff, dict)
                 else {"spiffworkflow": spiff}
             )
-        finally:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.close()
     for tenant in _TENANTS:
         drop_tenant_keys(args.redis, tenant)
     await redis.aclose()

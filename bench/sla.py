@@ -40,6 +40,7 @@ from alerts.outbox import Outbox  # noqa: E402
 from alerts.plan import Channel, Contact, Level, Plan  # noqa: E402
 from alerts.providers.base import Notification, ProviderFlags, Receipt  # noqa: E402
 from alerts.providers.registry import ProviderSet  # noqa: E402
+from bench._scratch_db import scratch_database  # noqa: E402
 from hotline.db import create_engine, session_factory, upgrade  # noqa: E402
 from hotline.logs import configure_logging  # noqa: E402
 
@@ -166,16 +167,17 @@ def pct(values: list[float], p: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     configure_logging("ERROR")
-    name = f"hotline_bench_sla_{os.getpid()}"
-    admin = await asyncpg.connect(dsn(args.url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
+    async with scratch_database(args.url) as url:
+        await _run(args, url)
+
+
+async def _run(args: argparse.Namespace, url: str) -> None:
     engine = create_engine(url, pool_size=max(args.concurrency) + 5, max_overflow=0)
     conn = None
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
-        conn = await asyncpg.connect(dsn(args.url, name))
+        conn = await asyncpg.connect(dsn(url))
         loader = Loader(conn)
         clock = SlaClock(sessions, AlertsConf(), batch=BATCH)
         loaded = 0
@@ -204,8 +206,6 @@ async def main(args: argparse.Namespace) -> None:
         if conn is not None:
             await conn.close()
         await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from redis.asyncio.connection import Connection
 
 from api.stats.consumer import GROUP, StatsRecorder
 from api.stats.offers import TrunkMatcher
+from bench._scratch_db import scratch_database
 from hotline.db import create_engine, upgrade
 from hotline.keys import pbx_events_stream, tenant_key
 from hotline.pbx_events import PbxEvent
@@ -149,14 +150,18 @@ async def _backend(url: str, redis_url: str, n: int, rounds: int) -> dict[str, f
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="SQL database URL (default: a SQLite file in a temp dir)")
+    parser.add_argument("--db", help="PostgreSQL server URL: a fresh database is made on it and dropped after "
+                        "(default: a SQLite file in a temp dir)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.db or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
-        results = await _backend(url, args.redis, args.calls, args.rounds)
+    if args.db:
+        async with scratch_database(args.db) as url:
+            results = await _backend(url, args.redis, args.calls, args.rounds)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            results = await _backend(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args.redis, args.calls, args.rounds)
     print(json.dumps({"events": args.calls * EVENTS_PER_CALL, **{k: round(v, 1) for k, v in results.items()}},
                      indent=2))
 
