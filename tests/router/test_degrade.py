@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pytest
 
@@ -21,45 +21,10 @@ from router.model import Level, RouteKind
 from router.sync import Router
 from tests.conftest import free_port, start_redis_server
 from tests.router.conftest import demo_config, trunk
+from tests.timing import LoopStalls
 
 TIMEOUT_S = 0.2
 MARGIN_S = 0.1  # scheduling slack: the test machine has 2 cores shared with other suites
-
-
-class LoopStalls:
-    """Measures the longest time the event loop could not run a 5 ms ticker while a flood runs.
-
-    A decision cannot end before the loop runs again, so a stall the whole
-    process suffers (a full garbage collection late in a long suite, a machine
-    shared with other jobs; seen in CI as every in-flight call taking ~960 ms)
-    is added to the bound instead of failing the router for it. A router that
-    overruns its timeout while the loop keeps ticking still fails."""
-
-    TICK_S = 0.005
-
-    def __init__(self) -> None:
-        self.worst_s = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _tick(self) -> None:
-        while True:
-            started = time.perf_counter()
-            await asyncio.sleep(self.TICK_S)
-            self.worst_s = max(self.worst_s, time.perf_counter() - started - self.TICK_S)
-
-    def __enter__(self) -> Self:
-        self._task = asyncio.get_running_loop().create_task(self._tick())
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-
-    def bound(self) -> float:
-        return TIMEOUT_S + MARGIN_S + self.worst_s
-
-    def explain(self, slowest_s: float) -> str:
-        return f"slowest decision took {slowest_s * 1000:.0f} ms; the event loop stalled at most {self.worst_s * 1000:.0f} ms"
 
 
 @pytest.fixture
@@ -120,7 +85,7 @@ async def test_redis_killed_mid_flood_every_call_routed_within_the_timeout(
     with LoopStalls() as stalls:
         await asyncio.gather(*(call(i) for i in range(1000)))
     assert len(decisions) == 1000 and all(d.name for d in decisions)
-    assert max(durations) <= stalls.bound(), stalls.explain(max(durations))
+    assert max(durations) <= stalls.bound(TIMEOUT_S + MARGIN_S), stalls.explain("the slowest decision", max(durations))
     by_reason = Counter(d.reason for d in decisions)
     assert by_reason[Reason.REDIS_DOWN] + by_reason[Reason.REDIS_TIMEOUT] >= 600
     assert all(d.level is Level.HARDPHONE for d in decisions[-600:])
@@ -146,7 +111,7 @@ async def test_hung_redis_costs_at_most_the_timeout_async(
     with LoopStalls() as stalls:
         results = await asyncio.gather(*(timed(i) for i in range(150)))
     slowest = max(t for t, _ in results)
-    assert slowest <= stalls.bound(), stalls.explain(slowest)
+    assert slowest <= stalls.bound(TIMEOUT_S + MARGIN_S), stalls.explain("the slowest decision", slowest)
     assert {d.reason for _, d in results} == {Reason.REDIS_TIMEOUT}
     os.kill(proc.pid, signal.SIGCONT)
     await router.client.aclose()
